@@ -1,0 +1,74 @@
+import type { Readable } from 'node:stream';
+
+/**
+ * The seam between where a model lives (directory, OCI registry, S3) and the one pull pipeline
+ * (src/pull.ts). A source never decides trust: it lists, opens streams, and hands over the
+ * signature material it finds; the pipeline verifies, compares and places.
+ */
+
+/** A file the source knows about before any weight byte is downloaded. */
+export interface SourceEntry {
+  /** Model-relative POSIX path. */
+  path: string;
+  /** Size in bytes when known up front (OCI raw layer size, S3 object size). */
+  size?: number;
+  /**
+   * SHA-256 (lowercase hex) that the source's own addressing guarantees for the file's bytes
+   * (an OCI raw layer digest). Lets the pipeline refuse a mismatch before downloading.
+   */
+  sha256?: string;
+  /** Source-specific pinning facts for the receipt (S3 VersionId/ETag, OCI layer digest). */
+  facts?: Record<string, string>;
+}
+
+/** One file's bytes as they arrive. The pipeline hashes while writing them to staging. */
+export interface IncomingFile {
+  path: string;
+  size?: number;
+  stream: Readable;
+}
+
+/** A signature or attestation found next to the model. */
+export interface SignatureCandidate {
+  /** `oms` = OMS model.sig bundle; `cosign-bundle` = cosign v3 referrer; `cosign-legacy` = `.sig` tag layer. */
+  kind: 'oms' | 'cosign-bundle' | 'cosign-legacy' | 'sbom' | 'notation';
+  /** Where it was found, for logs and receipts (`model.sig`, `referrer sha256:…`, `tag sha256-….sig`). */
+  origin: string;
+  /** The raw bytes (bundle JSON, or a cosign simple-signing payload). */
+  bytes: Uint8Array;
+  /** cosign legacy: layer annotations (signature, certificate, chain, bundle). */
+  annotations?: Record<string, string>;
+}
+
+/** Identity of what was resolved: pull everything from this, never from a mutable name again. */
+export interface ResolvedSource {
+  /** As the user wrote it. */
+  reference: string;
+  /** The immutable digest the reference resolved to (OCI manifest digest), if any. */
+  resolvedDigest?: string;
+  /** Any other facts worth a receipt (media type, format, bucket versioning). */
+  facts?: Record<string, unknown>;
+}
+
+export interface ModelSource {
+  /** Resolve mutable names once (tag → digest, S3 versions). Called first, exactly once. */
+  resolve(): Promise<ResolvedSource>;
+  /** Signatures and attestations found for the resolved model. */
+  signatures(): Promise<SignatureCandidate[]>;
+  /** The files the source will deliver (excluding signature files), before any download. */
+  list(): Promise<SourceEntry[]>;
+  /**
+   * Deliver the given files (a subset of `list()`): for each, call `sink` with its stream as the
+   * bytes start to arrive and await it (the sink hashes while writing to staging, and rejects on
+   * a mismatch; the source must then stop and reject). Sources run up to `concurrency` sinks at
+   * once; packed sources (tar layers) deliver in archive order. A source must never deliver a
+   * path outside `wanted`, nor an unsafe one.
+   */
+  fetch(
+    wanted: SourceEntry[],
+    sink: (file: IncomingFile) => Promise<void>,
+    opts: { concurrency: number; signal?: AbortSignal },
+  ): Promise<void>;
+  /** Release connections and temporary files. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,41 @@
+import type { Serialization } from '../manifest/types.js';
+import type { SignerIdentity } from '../verification/types.js';
+
+/**
+ * What a pull (or an in-place verification) proves, written outside the verified tree so an
+ * auditor can later re-hash the deployed files offline and re-check the signature it records.
+ */
+export interface Receipt {
+  receiptVersion: 1;
+  tool: string;
+  /** RFC 3339 UTC. */
+  createdAt: string;
+  /** The model reference as given (`oci://…`, `s3://…`, a path). */
+  reference: string;
+  /** The immutable digest the reference resolved to (OCI manifest digest), when there is one. */
+  resolvedDigest?: string;
+  /** Absolute path of the placed (or verified-in-place) model directory. */
+  placedAt: string;
+  model: {
+    name: string;
+    /** OMS root digest (hex) of the signed manifest. */
+    rootDigest?: string;
+    serialization: Serialization;
+    /** Every placed file with its SHA-256 (always computed) and source pinning facts. */
+    files: Array<{ path: string; size: number; sha256: string; facts?: Record<string, string> }>;
+  };
+  signature: {
+    kind: 'oms';
+    /** Where it was found (`model.sig`, `referrer sha256:…`, `s3://…/model.sig`). */
+    origin: string;
+    predicateType: string;
+    /** The bundle exactly as verified (JSON text), so audit can re-verify it offline. */
+    bundle: string;
+    bundleSha256: string;
+  };
+  /** cosign signatures over the resolved digest that also verified, if any. */
+  cosign?: Array<{ kind: string; origin: string; signer: SignerIdentity }>;
+  signer: SignerIdentity;
+  policy?: { path: string; sha256: string; rule?: string };
+  sbom?: { origin: string; sha256: string; signer?: SignerIdentity };
+}

@@ -1,4 +1,4 @@
-import type { Serialization } from '../manifest/types.js';
+import type { Resource, Serialization } from '../manifest/types.js';
 import type { SignerIdentity } from '../verification/types.js';
 
 /**
@@ -21,8 +21,10 @@ export interface Receipt {
     /** OMS root digest (hex) of the signed manifest. */
     rootDigest?: string;
     serialization: Serialization;
-    /** Every placed file with its SHA-256 (always computed) and source pinning facts. */
-    files: Array<{ path: string; size: number; sha256: string; facts?: Record<string, string> }>;
+    /** The signed resources exactly as verified (files, or shards `<path>:<start>:<end>`). */
+    resources: Resource[];
+    /** Every placed file, its size, its SHA-256 when the signature is `files`+`sha256`, and source pinning facts. */
+    files: Array<{ path: string; size: number; sha256?: string; facts?: Record<string, string> }>;
   };
   signature: {
     kind: 'oms';

@@ -1,0 +1,23 @@
+import { ModelsealError } from '../errors.js';
+import type { HashAlgorithm } from '../manifest/types.js';
+
+/** OMS hash names → OpenSSL names. BLAKE3 is not in Node's OpenSSL: refuse rather than guess. */
+export function opensslName(alg: HashAlgorithm | string): string {
+  switch (alg) {
+    case 'sha256':
+      return 'sha256';
+    case 'blake2b':
+      return 'blake2b512';
+    default:
+      throw new ModelsealError('PAYLOAD_INVALID', `hash algorithm ${JSON.stringify(alg)} is not supported (sha256, blake2b)`);
+  }
+}
+
+/**
+ * The algorithm a resource names, normalised: Python writes `sha256-sharded-<n>` for shards (trap T2).
+ */
+export function resourceHashType(algorithm: string): HashAlgorithm {
+  if (algorithm === 'sha256' || /^sha256-sharded-\d+(\.0)?$/.test(algorithm)) return 'sha256';
+  if (algorithm === 'blake2b' || /^blake2b-sharded-\d+(\.0)?$/.test(algorithm)) return 'blake2b';
+  throw new ModelsealError('PAYLOAD_INVALID', `resource algorithm ${JSON.stringify(algorithm)} is not supported`);
+}

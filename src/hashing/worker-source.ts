@@ -1,0 +1,35 @@
+/**
+ * The hashing worker, as source text run with `eval: true`: it then works the same from `dist/`
+ * and from the TypeScript sources under vitest, with no loader. Sync reads into one reused
+ * buffer per worker keep memory flat whatever the file size.
+ */
+export const WORKER_SOURCE = `
+const { parentPort } = require('node:worker_threads');
+const fs = require('node:fs');
+const crypto = require('node:crypto');
+const BUF = Buffer.allocUnsafe(4 * 1024 * 1024);
+parentPort.on('message', (t) => {
+  let fd;
+  try {
+    fd = fs.openSync(t.path, 'r');
+    const h = crypto.createHash(t.algorithm);
+    let pos = t.start;
+    const end = t.end < 0 ? Infinity : t.end;
+    let total = 0;
+    while (pos < end) {
+      const want = Math.min(BUF.length, end - pos);
+      const n = fs.readSync(fd, BUF, 0, want, pos);
+      if (n === 0) break;
+      h.update(BUF.subarray(0, n));
+      pos += n;
+      total += n;
+    }
+    if (t.end >= 0 && pos !== t.end) throw Object.assign(new Error('file shrank while hashing: ' + t.path), { code: 'ESHRANK' });
+    parentPort.postMessage({ id: t.id, digest: h.digest('hex'), size: total });
+  } catch (e) {
+    parentPort.postMessage({ id: t.id, error: String(e && e.message || e), code: e && e.code });
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+});
+`;

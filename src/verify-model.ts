@@ -21,6 +21,8 @@ export interface LocalVerifyOptions {
   authorities: Authority[];
   /** Model-relative paths to skip, on top of the predicate's and the git defaults. */
   ignorePaths?: string[];
+  /** Leave out .git, .gitignore, … (default true, as the reference tool). */
+  ignoreGitPaths?: boolean;
   ignoreUnsignedFiles?: boolean;
   allowSymlinks?: boolean;
   pool?: HashPool;
@@ -60,8 +62,8 @@ export function mapSingleFileNames(m: Manifest, fileName: string): Manifest {
 }
 
 /** Everything excluded from a local check: caller's, signer's (trap T16), git, and the signature itself. */
-export function ignoreSet(modelDir: string, signaturePath: string, m: Manifest, extra: string[] = []): string[] {
-  const out = new Set<string>([...extra, ...m.serialization.ignorePaths, ...GIT_IGNORE_PATHS]);
+export function ignoreSet(modelDir: string, signaturePath: string, m: Manifest, extra: string[] = [], gitPaths = true): string[] {
+  const out = new Set<string>([...extra, ...m.serialization.ignorePaths, ...(gitPaths ? GIT_IGNORE_PATHS : [])]);
   const rel = path.relative(path.resolve(modelDir), path.resolve(signaturePath));
   if (rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel)) out.add(rel.split(path.sep).join('/'));
   return [...out];
@@ -83,7 +85,7 @@ export async function verifyLocalModel(opts: LocalVerifyOptions): Promise<LocalV
   manifest = mapSingleFileNames(manifest, isDir ? manifest.modelName : path.basename(opts.modelPath));
 
   const modelDir = isDir ? opts.modelPath : path.dirname(opts.modelPath);
-  const ignores = ignoreSet(modelDir, signaturePath, manifest, opts.ignorePaths);
+  const ignores = ignoreSet(modelDir, signaturePath, manifest, opts.ignorePaths, opts.ignoreGitPaths ?? true);
   const files = isDir
     ? await listModelFiles(opts.modelPath, { allowSymlinks: opts.allowSymlinks ?? false, ignorePaths: ignores })
     : await listModelFiles(opts.modelPath, { allowSymlinks: false, ignorePaths: [] });

@@ -1,0 +1,38 @@
+import { Command } from 'commander';
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import { rootDigest } from '../manifest/digest.js';
+import { serializeDirectory } from '../manifest/serialize.js';
+import { addPathFlags, addSerializationFlags, modelRelativeIgnores, shardSizeOf, type SerializationFlags } from './common.js';
+import { action, emit } from './output.js';
+
+interface DigestFlags extends SerializationFlags {
+  ignorePaths?: string[];
+  ignoreGitPaths: boolean;
+  allowSymlinks: boolean;
+  json?: boolean;
+}
+
+export function digestCommand(): Command {
+  const cmd = new Command('digest')
+    .description('print the OMS root digest of a model (code-point resource order, as the spec); --json prints the manifest')
+    .argument('<model>', 'model directory or single file')
+    .option('--json', 'print the full manifest as JSON');
+  addSerializationFlags(cmd);
+  addPathFlags(cmd);
+  return cmd.action(
+    action(async (model: string, f: DigestFlags) => {
+      const isDir = (await stat(model)).isDirectory();
+      const ignores = isDir ? modelRelativeIgnores(model, [...(f.ignorePaths ?? []), 'model.sig'], f.ignoreGitPaths) : [];
+      const m = await serializeDirectory(model, {
+        method: f.serialization,
+        hashType: f.hash,
+        shardSize: f.serialization === 'shards' ? shardSizeOf(f) : undefined,
+        allowSymlinks: f.allowSymlinks,
+        ignorePaths: ignores,
+      });
+      const root = rootDigest(m.resources);
+      emit(!!f.json, root, { name: m.modelName ?? path.basename(model), rootDigest: root, serialization: m.serialization, resources: m.resources });
+    }),
+  );
+}

@@ -1,0 +1,26 @@
+import { Command } from 'commander';
+import { access, writeFile } from 'node:fs/promises';
+import { ModelsealError } from '../errors.js';
+import { generateKeyPair, readPassword } from '../signing/keys.js';
+import { action, emit } from './output.js';
+
+export function generateKeyPairCommand(): Command {
+  return new Command('generate-key-pair')
+    .description('create a cosign-compatible encrypted ECDSA P-256 key pair (<prefix>.key, <prefix>.pub); password from $COSIGN_PASSWORD or a prompt')
+    .option('--output-key-prefix <prefix>', 'file name prefix', 'cosign')
+    .option('--json', 'print the result as JSON')
+    .action(
+      action(async (f: { outputKeyPrefix: string; json?: boolean }) => {
+        const keyFile = `${f.outputKeyPrefix}.key`;
+        const pubFile = `${f.outputKeyPrefix}.pub`;
+        for (const file of [keyFile, pubFile]) {
+          if (await access(file).then(() => true, () => false)) throw new ModelsealError('USAGE', `${file} already exists; refusing to overwrite a key`);
+        }
+        const password = await readPassword('Enter password for private key: ', { confirm: true });
+        const { privatePem, publicPem } = await generateKeyPair(password);
+        await writeFile(keyFile, privatePem, { mode: 0o600, flag: 'wx' });
+        await writeFile(pubFile, publicPem, { mode: 0o644, flag: 'wx' });
+        emit(!!f.json, `Private key written to ${keyFile}\nPublic key written to ${pubFile}`, { ok: true, privateKey: keyFile, publicKey: pubFile });
+      }),
+    );
+}

@@ -1,0 +1,140 @@
+import { Command } from 'commander';
+import { readFile, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { ModelsealError } from '../errors.js';
+import { rootDigest } from '../manifest/digest.js';
+import { serializeDirectory } from '../manifest/serialize.js';
+import type { Manifest } from '../manifest/types.js';
+import { logger } from '../log.js';
+import { loadPrivateKey } from '../signing/keys.js';
+import { signManifest } from '../signing/sign.js';
+import type { SignerSpec } from '../signing/types.js';
+import {
+  addPathFlags,
+  addSerializationFlags,
+  modelRelativeIgnores,
+  shardSizeOf,
+  type Method,
+  type SerializationFlags,
+} from './common.js';
+import { action, emit } from './output.js';
+
+export const PUBLIC_GOOD = {
+  fulcio: 'https://fulcio.sigstore.dev',
+  rekor: 'https://rekor.sigstore.dev',
+  tsa: 'https://timestamp.sigstore.dev/api/v1/timestamp',
+};
+
+export interface SignerFlags {
+  privateKey?: string;
+  signingCert?: string;
+  certChain?: string[];
+  identityToken?: string;
+  fulcioUrl?: string;
+  rekorUrl?: string;
+  tsaUrl?: string;
+}
+
+export interface SignFlags extends SerializationFlags, SignerFlags {
+  signature?: string;
+  ignorePaths?: string[];
+  ignoreGitPaths: boolean;
+  allowSymlinks: boolean;
+  json?: boolean;
+}
+
+export function addSignerFlags(cmd: Command, method: Method): Command {
+  if (method === 'key') return cmd.requiredOption('--private-key <file>', 'EC private key: PEM (PKCS#8/SEC1) or cosign encrypted key');
+  if (method === 'certificate') {
+    return cmd
+      .requiredOption('--private-key <file>', 'EC private key of the signing certificate')
+      .requiredOption('--signing-cert <file>', 'PEM leaf certificate')
+      .option('--cert-chain <file...>', 'PEM intermediates and root, leaf-to-root');
+  }
+  return cmd
+    .option('--identity-token <jwt>', 'OIDC identity token (default: $SIGSTORE_ID_TOKEN)')
+    .option('--fulcio-url <url>', 'Fulcio CA', PUBLIC_GOOD.fulcio)
+    .option('--rekor-url <url>', 'Rekor transparency log', PUBLIC_GOOD.rekor)
+    .option('--tsa-url <url>', 'RFC 3161 timestamp authority (empty: none)', PUBLIC_GOOD.tsa);
+}
+
+/** Build the signer a method's flags describe (keys are parsed and checked here, at the edge). */
+export async function signerFromFlags(method: Method, f: SignerFlags): Promise<SignerSpec> {
+  if (method === 'key') return { kind: 'key', privateKey: await loadPrivateKey(f.privateKey!) };
+  if (method === 'certificate') {
+    const read = (p: string) =>
+      readFile(p, 'utf8').catch(() => {
+        throw new ModelsealError('KEY_INVALID', `cannot read ${p}`);
+      });
+    const chainPems: string[] = [];
+    for (const c of f.certChain ?? []) chainPems.push(await read(c));
+    return { kind: 'certificate', privateKey: await loadPrivateKey(f.privateKey!), leafPem: await read(f.signingCert!), chainPems };
+  }
+  const identityToken = f.identityToken ?? process.env.SIGSTORE_ID_TOKEN;
+  if (!identityToken) throw new ModelsealError('USAGE', 'sign sigstore needs --identity-token or $SIGSTORE_ID_TOKEN (keyless signing is online)');
+  return {
+    kind: 'sigstore',
+    identityToken,
+    fulcioUrl: f.fulcioUrl ?? PUBLIC_GOOD.fulcio,
+    rekorUrl: f.rekorUrl ?? PUBLIC_GOOD.rekor,
+    ...(f.tsaUrl ? { tsaUrl: f.tsaUrl } : {}),
+  };
+}
+
+/** Hash a model for signing: spec (code-point) order, signature file and git paths recorded as ignored. */
+export async function manifestForSigning(model: string, signaturePath: string, f: SignFlags): Promise<Manifest> {
+  const isDir = (await stat(model)).isDirectory();
+  const ignores = isDir ? modelRelativeIgnores(model, f.ignorePaths, f.ignoreGitPaths) : [];
+  if (isDir) {
+    const sigRel = path.relative(path.resolve(model), path.resolve(signaturePath));
+    if (!sigRel.startsWith('..') && !path.isAbsolute(sigRel)) ignores.push(sigRel.split(path.sep).join('/'));
+  }
+  return serializeDirectory(model, {
+    method: f.serialization,
+    hashType: f.hash,
+    shardSize: f.serialization === 'shards' ? shardSizeOf(f) : undefined,
+    allowSymlinks: f.allowSymlinks,
+    ignorePaths: [...new Set(ignores)],
+  });
+}
+
+export function defaultSignatureFor(model: string, isDir: boolean): string {
+  return isDir ? path.join(model, 'model.sig') : path.join(path.dirname(model), 'model.sig');
+}
+
+export function signCommand(): Command {
+  const sign = new Command('sign').description('sign a model directory into an OMS v1.0 bundle (model.sig)');
+  for (const method of ['key', 'certificate', 'sigstore'] as const) {
+    const sub = new Command(method)
+      .description(`sign with ${method === 'key' ? 'a private key' : method === 'certificate' ? 'a certificate chain' : 'Sigstore keyless (online)'}`)
+      .argument('<model>', 'model directory or single file')
+      .option('--signature <path>', 'where to write the bundle (default <model>/model.sig)')
+      .option('--json', 'print the result as JSON');
+    addSignerFlags(sub, method);
+    addSerializationFlags(sub);
+    addPathFlags(sub);
+    sub.action(
+      action(async (model: string, f: SignFlags) => {
+        const isDir = (await stat(model).catch(() => {
+          throw new ModelsealError('NOT_FOUND', `model path ${model} does not exist`);
+        })).isDirectory();
+        const sigPath = f.signature ?? defaultSignatureFor(model, isDir);
+        const signer = await signerFromFlags(method, f);
+        const manifest = await manifestForSigning(model, sigPath, f);
+        const bundle = await signManifest(manifest, signer);
+        await writeFile(sigPath, bundle);
+        const root = rootDigest(manifest.resources);
+        logger().info({ event_type: 'model_signed', model, root_digest: root, method, signature: sigPath, files: manifest.resources.length }, 'signed');
+        emit(!!f.json, `signed ${model} (${manifest.resources.length} resources, root sha256:${root}) -> ${sigPath}`, {
+          ok: true,
+          model,
+          rootDigest: root,
+          resources: manifest.resources.length,
+          signature: sigPath,
+        });
+      }),
+    );
+    sign.addCommand(sub);
+  }
+  return sign;
+}

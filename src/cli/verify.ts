@@ -1,0 +1,86 @@
+import { Command } from 'commander';
+import { logDecision } from '../log.js';
+import { exitCodeFor, isModelsealError, oneLine } from '../errors.js';
+import { verifyLocalModel } from '../verify-model.js';
+import { addTrustFlags, resolveTrust, modelRelativeIgnores, type Method, type TrustFlags } from './common.js';
+import { action, emit } from './output.js';
+
+interface VerifyFlags extends TrustFlags {
+  signature?: string;
+  ignorePaths?: string[];
+  ignoreGitPaths: boolean;
+  ignoreUnsignedFiles?: boolean;
+  allowSymlinks: boolean;
+  json?: boolean;
+}
+
+export function verifyCommand(): Command {
+  const verify = new Command('verify').description('verify a local model against its OMS signature (offline)');
+  for (const method of ['key', 'certificate', 'sigstore', 'policy'] as const) {
+    const sub = new Command(method)
+      .description(method === 'policy' ? 'verify with the authorities a trust policy names (--policy)' : `verify a ${method}-method signature`)
+      .argument('<model>', 'model directory or single file')
+      .option('--signature <path>', 'the bundle (default <model>/model.sig)')
+      .option('--ignore-paths <path...>', 'model-relative (or absolute) paths to leave out')
+      .option('--no-ignore-git-paths', 'check git files too')
+      .option('--ignore-unsigned-files', 'do not fail on files the signature does not cover')
+      .option('--allow-symlinks', 'follow symlinks that stay inside the model directory', false)
+      .option('--json', 'print the result as JSON');
+    addTrustFlags(sub, true);
+    if (method === 'policy') sub.requiredOption('--policy <file>', 'trust policy file');
+    sub.action(action((model: string, f: VerifyFlags) => runVerify(model, method === 'policy' ? undefined : method, f)));
+    verify.addCommand(sub);
+  }
+  return verify;
+}
+
+async function runVerify(model: string, method: Method | undefined, f: VerifyFlags): Promise<void> {
+  try {
+    const trust = await resolveTrust(model, method, f);
+    const rule = trust.rule;
+    const res = await verifyLocalModel({
+      modelPath: model,
+      signaturePath: f.signature,
+      authorities: trust.authorities,
+      ignorePaths: modelRelativeIgnores(model, f.ignorePaths, false),
+      ignoreGitPaths: f.ignoreGitPaths,
+      ignoreUnsignedFiles: f.ignoreUnsignedFiles ?? rule?.ignoreUnsignedFiles ?? false,
+      allowSymlinks: f.allowSymlinks,
+    });
+    const signer = res.verified.signer;
+    logDecision({
+      event_type: 'model_verification',
+      outcome: 'allowed',
+      model,
+      root_digest: res.verified.rootDigest,
+      signer: signer.identity,
+      signer_method: signer.method,
+      ...(signer.issuer ? { issuer: signer.issuer } : {}),
+      reason: 'signature valid and every file matches',
+    });
+    const ignored = res.report.ignoredExtra.length ? ` (${res.report.ignoredExtra.length} unsigned files ignored)` : '';
+    emit(
+      !!f.json,
+      `Verified OK: ${model}\n  root digest: sha256:${res.verified.rootDigest ?? '(legacy v0.2, none)'}\n  signer: ${signer.method} ${signer.identity}${signer.issuer ? ` (${signer.issuer})` : ''}\n  resources checked: ${res.report.checked}${ignored}`,
+      {
+        ok: true,
+        model,
+        rootDigest: res.verified.rootDigest,
+        predicateType: res.verified.predicateType,
+        signer,
+        checked: res.report.checked,
+        ignoredUnsigned: res.report.ignoredExtra,
+        signature: res.signaturePath,
+      },
+    );
+  } catch (err) {
+    logDecision({
+      event_type: 'model_verification',
+      outcome: isModelsealError(err) && exitCodeFor(err) !== 7 && exitCodeFor(err) !== 2 ? 'blocked' : 'failed',
+      model,
+      reason: oneLine(err),
+      code: isModelsealError(err) ? err.code : 'INTERNAL',
+    });
+    throw err;
+  }
+}

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Debian packages the tests use: a real OCI registry, skopeo, OpenStack Swift (s3api), podman.
+# moto_server comes with the machine's Python. Safe to run again.
+set -euo pipefail
+PKGS=(docker-registry skopeo python3-swift openssl podman runc busybox-static memcached awscli strace)
+missing=()
+for p in "${PKGS[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p"); done
+if [ "${#missing[@]}" -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# The package's own service listens on :5000 on all interfaces; tests run their own on loopback.
+systemctl disable --now docker-registry >/dev/null 2>&1 || true

@@ -1,0 +1,149 @@
+import { createHash, generateKeyPairSync } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fulcioHandler, initializeCA, initializeCTLog, initializeTLog, initializeTSA, tsaHandler, type HandlerFn } from '@sigstore/mock';
+
+/**
+ * Fulcio, Rekor (v1) and a TSA from @sigstore/mock, served on 127.0.0.1 by a plain node:http
+ * server (no nock interception), plus the TrustedRoot that trusts exactly them.
+ */
+export interface MockSigstore {
+  url: string;
+  fulcioUrl: string;
+  rekorUrl: string;
+  tsaUrl: string;
+  /** trusted_root.json (protojson) for these services. */
+  trustedRoot: Record<string, unknown>;
+  close(): Promise<void>;
+}
+
+export interface MockOptions {
+  /**
+   * Name the log signs its checkpoints with. Defaults to a host that is not in the served URL,
+   * as with a private Rekor behind another name (pitfall 5).
+   */
+  rekorOrigin?: string;
+}
+
+/** An unsigned OIDC token: Fulcio's mock reads `sub` (SAN) and `iss` (issuer extension) without verifying. */
+export function fakeIdentityToken(sub: string, iss: string): string {
+  const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const now = Math.floor(Date.now() / 1000);
+  return `${b64({ alg: 'RS256', typ: 'JWT' })}.${b64({ sub, iss, aud: 'sigstore', iat: now, exp: now + 600 })}.${Buffer.from('unsigned').toString('base64url')}`;
+}
+
+export async function startMockSigstore(options: MockOptions = {}): Promise<MockSigstore> {
+  const keyPair = () => generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const validFrom = new Date(Date.now() - 60_000).toISOString();
+  const ctlog = await initializeCTLog(keyPair());
+  const ca = await initializeCA(keyPair(), ctlog);
+  const tlogKeys = keyPair();
+  const tlog = await initializeTLog(`https://${options.rekorOrigin ?? 'rekor.private.example'}`, tlogKeys);
+  const tsa = await initializeTSA(keyPair());
+
+  const fulcio = fulcioHandler(ca);
+  const stamp = tsaHandler(tsa);
+  const routes: Record<string, HandlerFn> = {
+    [fulcio.path]: fulcio.fn,
+    [stamp.path]: stamp.fn,
+    '/api/v1/log/entries': async (body) => {
+      const entry = await tlog.log(asRekorStores(JSON.parse(body) as ProposedEntry));
+      return { statusCode: 201, response: JSON.stringify(entry), contentType: 'application/json' };
+    },
+  };
+
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const fn = req.method === 'POST' ? routes[(req.url ?? '').split('?')[0] ?? ''] : undefined;
+      if (!fn) {
+        res.writeHead(404).end();
+        return;
+      }
+      fn(Buffer.concat(chunks).toString('utf8'))
+        .then((r) => {
+          res.writeHead(r.statusCode, { 'content-type': r.contentType ?? 'text/plain' });
+          res.end(typeof r.response === 'string' ? r.response : Buffer.from(r.response.buffer, r.response.byteOffset, r.response.byteLength));
+        })
+        .catch((err: unknown) => res.writeHead(500).end(String(err)));
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  const der = (b: ArrayBufferView) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64');
+  const trustedRoot = {
+    mediaType: 'application/vnd.dev.sigstore.trustedroot+json;version=0.1',
+    tlogs: [
+      {
+        baseUrl: url,
+        hashAlgorithm: 'SHA2_256',
+        publicKey: { rawBytes: tlog.publicKey.toString('base64'), keyDetails: 'PKIX_ECDSA_P256_SHA_256', validFor: { start: validFrom } },
+        logId: { keyId: createHash('sha256').update(tlog.publicKey).digest('base64') },
+      },
+    ],
+    certificateAuthorities: [
+      {
+        subject: { organization: 'sigstore.mock', commonName: 'sigstore' },
+        uri: url,
+        certChain: { certificates: [{ rawBytes: der(ca.rootCertificate) }] },
+        validFor: { start: validFrom },
+      },
+    ],
+    ctlogs: [
+      {
+        baseUrl: url,
+        hashAlgorithm: 'SHA2_256',
+        publicKey: { rawBytes: ctlog.publicKey.toString('base64'), keyDetails: 'PKIX_ECDSA_P256_SHA_256', validFor: { start: validFrom } },
+        logId: { keyId: der(ctlog.logID) },
+      },
+    ],
+    timestampAuthorities: [
+      {
+        subject: { organization: 'sigstore.mock', commonName: 'sigstore-tsa' },
+        uri: url,
+        certChain: { certificates: [{ rawBytes: der(tsa.intCertificate) }, { rawBytes: der(tsa.rootCertificate) }] },
+        validFor: { start: validFrom },
+      },
+    ],
+  };
+  return {
+    url,
+    fulcioUrl: url,
+    rekorUrl: url,
+    tsaUrl: url,
+    trustedRoot,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+interface ProposedEntry {
+  kind: string;
+  apiVersion: string;
+  spec: Record<string, unknown>;
+}
+
+/**
+ * The mock logs proposed entries verbatim; real Rekor turns a `dsse` proposal into the stored
+ * form (payload hash, signatures with their verifier). Do the same so verification sees what it
+ * would see from the public-good log.
+ */
+function asRekorStores(entry: ProposedEntry): object {
+  if (entry.kind !== 'dsse') return entry;
+  const proposed = entry.spec.proposedContent as { envelope: string; verifiers: string[] };
+  const env = JSON.parse(proposed.envelope) as { payload: string; signatures: { sig: string }[] };
+  const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
+  return {
+    apiVersion: entry.apiVersion,
+    kind: 'dsse',
+    spec: {
+      envelopeHash: { algorithm: 'sha256', value: sha256(proposed.envelope) },
+      payloadHash: { algorithm: 'sha256', value: sha256(Buffer.from(env.payload, 'base64')) },
+      signatures: env.signatures.map((s) => ({ signature: s.sig, verifier: proposed.verifiers[0] })),
+    },
+  };
+}

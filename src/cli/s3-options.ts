@@ -1,0 +1,50 @@
+import type { Command } from 'commander';
+import { ModelsealError } from '../errors.js';
+import type { S3Options } from '../sources/s3/options.js';
+
+/** The S3 flags as commander hands them over (camel-cased). */
+export interface S3Flags {
+  s3Endpoint?: string;
+  s3Region?: string;
+  s3ForcePathStyle?: boolean;
+  requireObjectLock?: boolean;
+}
+
+/** Add the S3 connection flags to a command that takes s3:// references. Credentials: AWS SDK default chain only. */
+export function addS3Flags(cmd: Command): Command {
+  return cmd
+    .option('--s3-endpoint <url>', 'S3-compatible endpoint (MinIO, Ceph, Swift s3api, …); default AWS')
+    .option('--s3-region <region>', 'S3 region (default: AWS_REGION / profile; us-east-1 with --s3-endpoint)')
+    .option('--s3-force-path-style', 'address buckets as <endpoint>/<bucket> (most non-AWS stores need this)')
+    .option('--require-object-lock', 'refuse S3 objects without an Object Lock retention period or legal hold');
+}
+
+/**
+ * Parse the flags once at the edge. `policyRequiresObjectLock` lets a trust-policy rule demand
+ * Object Lock even when the flag is absent (the flag can only add the requirement, never lift it).
+ */
+export function s3OptionsFromFlags(flags: S3Flags | Record<string, unknown>, policyRequiresObjectLock = false): S3Options {
+  const f = flags as Record<string, unknown>;
+  const opts: S3Options = {};
+  const endpoint = f.s3Endpoint;
+  if (endpoint !== undefined) {
+    if (typeof endpoint !== 'string') throw new ModelsealError('USAGE', '--s3-endpoint takes a URL');
+    let u: URL;
+    try {
+      u = new URL(endpoint);
+    } catch {
+      throw new ModelsealError('USAGE', `--s3-endpoint ${JSON.stringify(endpoint)} is not a URL`);
+    }
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new ModelsealError('USAGE', '--s3-endpoint must be an http:// or https:// URL');
+    if (u.username || u.password) throw new ModelsealError('USAGE', '--s3-endpoint must not embed credentials; use the AWS credential chain');
+    opts.endpoint = endpoint;
+  }
+  const region = f.s3Region;
+  if (region !== undefined) {
+    if (typeof region !== 'string' || !/^[a-z0-9-]{1,64}$/.test(region)) throw new ModelsealError('USAGE', `--s3-region ${JSON.stringify(region)} is not a region name`);
+    opts.region = region;
+  }
+  if (f.s3ForcePathStyle === true) opts.forcePathStyle = true;
+  if (f.requireObjectLock === true || policyRequiresObjectLock) opts.requireObjectLock = true;
+  return opts;
+}

@@ -1,0 +1,41 @@
+import type { S3ClientConfig } from '@aws-sdk/client-s3';
+
+/** How to reach an S3-compatible store. Parsed once at the CLI edge (src/cli/s3-options.ts). */
+export interface S3Options {
+  /** Custom endpoint (`http://127.0.0.1:9000`, MinIO, Ceph, Swift s3api); AWS when absent. */
+  endpoint?: string;
+  /** Region; the SDK chain (AWS_REGION, profile) when absent, `us-east-1` with a custom endpoint. */
+  region?: string;
+  /** Path-style addressing (`endpoint/bucket/key`), needed by most non-AWS stores. */
+  forcePathStyle?: boolean;
+  /** Refuse objects with neither an active retention period nor a legal hold. */
+  requireObjectLock?: boolean;
+  /** Explicit `s3://bucket/key` of the OMS bundle instead of `<prefix>/model.sig`. */
+  signatureUrl?: string;
+  /**
+   * Explicit credentials (tests, embedding). Production leaves this unset so the AWS SDK default
+   * chain applies: env, shared profile, web identity (IRSA), EKS pod identity, IMDS.
+   */
+  credentials?: S3ClientConfig['credentials'];
+  /**
+   * `WHEN_REQUIRED` (default) never makes the SDK stream `aws-chunked` bodies with trailing CRCs,
+   * which Swift s3api rejects (501) and older stores store verbatim (silent corruption).
+   * Our uploads still carry a precomputed SHA-256 where the store keeps one.
+   */
+  checksumCalculation?: 'WHEN_REQUIRED' | 'WHEN_SUPPORTED';
+  /** Ranged GET size for downloads (default 8 MiB). */
+  partSize?: number;
+  /** Ranged GETs in flight or buffered at once across all files (default 8): bounds memory at ≈ parts × partSize. */
+  parallelParts?: number;
+  /** Multipart part size for uploads (default 16 MiB, minimum 5 MiB); files above it go multipart. */
+  uploadPartSize?: number;
+  /** Resume attempts per download part after a dropped connection or throttling (default 5). */
+  retries?: number;
+}
+
+export const MiB = 1024 * 1024;
+export const DEFAULT_PART_SIZE = 8 * MiB;
+export const DEFAULT_PARALLEL_PARTS = 8;
+export const DEFAULT_UPLOAD_PART_SIZE = 16 * MiB;
+export const MIN_UPLOAD_PART_SIZE = 5 * MiB;
+export const DEFAULT_RETRIES = 5;

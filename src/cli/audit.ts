@@ -1,0 +1,93 @@
+import { Command } from 'commander';
+import { ExitCode, ModelsealError } from '../errors.js';
+import { logDecision } from '../log.js';
+import { auditDeployment, type AuditReport } from '../audit/audit.js';
+import { readReceipt } from '../audit/receipt-file.js';
+import { renderSummary, summarizeReceipts } from '../audit/summary.js';
+import { outcomeFor } from '../init/decision.js';
+import { addTrustFlags, type TrustFlags } from './common.js';
+import { trustForPull } from './pull.js';
+import { action, emit } from './output.js';
+
+interface AuditFlags extends TrustFlags {
+  receipt?: string;
+  receipts?: string;
+  ignoreUnsignedFiles?: boolean;
+  json?: boolean;
+}
+
+export function auditCommand(): Command {
+  const cmd = new Command('audit')
+    .description('re-check a deployed model offline against its receipt, or summarise many receipts')
+    .argument('[dir]', 'the deployed model directory (with --receipt)')
+    .option('--receipt <file>', 'the receipt written when the model was placed')
+    .option('--receipts <dir>', 'summarise every receipt under this directory (digests, signers, placements)')
+    .option('--ignore-unsigned-files', 'do not fail on files the receipt does not record')
+    .option('--json', 'print the report as JSON');
+  addTrustFlags(cmd, true);
+  cmd.action(async (dir: string | undefined, f: AuditFlags) => {
+    // A failed audit still prints its full report (one JSON document with --json), so it sets
+    // the exit code after `action` instead of throwing through it.
+    let failed: { code: string; exitCode: number; reason: string } | undefined;
+    await action(async () => {
+      failed = f.receipts !== undefined ? await runSummary(dir, f) : await runAudit(dir, f);
+    })();
+    if (failed) {
+      process.stderr.write(`modelseal: ${failed.code}: ${failed.reason}\n`);
+      process.exitCode = failed.exitCode;
+    }
+  });
+  return cmd;
+}
+
+type Failed = { code: string; exitCode: number; reason: string } | undefined;
+
+async function runSummary(dir: string | undefined, f: AuditFlags): Promise<Failed> {
+  if (dir !== undefined || f.receipt !== undefined) throw new ModelsealError('USAGE', '--receipts summarises a directory of receipts; do not combine it with a model dir or --receipt');
+  const s = await summarizeReceipts(f.receipts!);
+  emit(!!f.json, renderSummary(s), s);
+  if (s.invalid.length === 0) return undefined;
+  return { code: 'CONFIG_INVALID', exitCode: ExitCode.USAGE, reason: `${s.invalid.length} receipt(s) could not be read: ${s.invalid[0]!.file}` };
+}
+
+async function runAudit(dir: string | undefined, f: AuditFlags): Promise<Failed> {
+  if (dir === undefined || f.receipt === undefined) throw new ModelsealError('USAGE', 'audit needs <dir> and --receipt F (or --receipts DIR)');
+  const receipt = await readReceipt(f.receipt);
+  const trust = await trustForPull(receipt.reference, f);
+  const report = await auditDeployment({
+    dir,
+    receipt,
+    receiptPath: f.receipt,
+    authorities: trust.authorities,
+    ignoreUnsignedFiles: f.ignoreUnsignedFiles ?? ('rule' in trust ? trust.rule?.ignoreUnsignedFiles : undefined) ?? false,
+  });
+  logDecision({
+    event_type: 'deployment_audit',
+    outcome: outcomeFor(report.exitCode),
+    model: report.reference,
+    ...(report.resolvedDigest ? { resolved_digest: report.resolvedDigest } : {}),
+    ...(report.rootDigest ? { root_digest: report.rootDigest } : {}),
+    signer: (report.signer ?? report.recordedSigner).identity,
+    dir: report.dir,
+    receipt: report.receipt,
+    reason: report.reason ?? 'deployed files match the receipt and its signature',
+    code: report.code ?? 'OK',
+  });
+  emit(!!f.json, renderAudit(report), report);
+  return report.ok ? undefined : { code: report.code!, exitCode: report.exitCode, reason: report.reason! };
+}
+
+function renderAudit(r: AuditReport): string {
+  const lines = [
+    `${r.ok ? 'Audit OK' : 'Audit FAILED'}: ${r.dir}`,
+    `  reference:   ${r.reference}${r.resolvedDigest ? ` (${r.resolvedDigest})` : ''}`,
+    `  root digest: ${r.rootDigest ? `sha256:${r.rootDigest}` : '(none)'}`,
+    `  signer:      ${(r.signer ?? r.recordedSigner).method} ${(r.signer ?? r.recordedSigner).identity}`,
+    `  signature:   ${r.signature.verified ? 'verifies' : `does not verify (${r.signature.reason})`}${r.signature.verified && !r.signature.matchesReceipt ? ', but signs something else than the receipt records' : ''}`,
+    `  files:       ${r.files.checked} resources checked`,
+  ];
+  for (const [label, xs] of [['changed', r.files.changed], ['missing', r.files.missing], ['added', r.files.extra]] as const) {
+    for (const x of xs) lines.push(`    ${label}: ${x}`);
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,48 @@
+import { existsSync } from 'node:fs';
+import { Command, Option } from 'commander';
+import { exitCodeFor } from '../errors.js';
+import { logDecision } from '../log.js';
+import { loadInitConfig } from '../init/config.js';
+import { failedEvent } from '../init/decision.js';
+import { runInit } from '../init/run.js';
+import { addTrustFlags } from './common.js';
+
+/**
+ * The init container's entrypoint. Its whole output is one JSON decision line on stderr (no
+ * human text: container logs stay machine-parseable), and the exit code.
+ */
+export function initCommand(): Command {
+  const cmd = new Command('init')
+    .description('Kubernetes init container: verify the model (and place it read-only) before the pod starts; exit 0 only when allowed')
+    .option('--config <file>', 'settings file (YAML/JSON; default $MODELSEAL_CONFIG, else /etc/modelseal/config.yaml if present)')
+    .option('--source <ref>', 'model reference: oci://host/repo:tag[@sha256:…], s3://bucket/prefix, or a directory [MODELSEAL_SOURCE]')
+    .addOption(new Option('--mode <mode>', 'pull into the volume, or verify a mounted model in place [MODELSEAL_MODE]').choices(['pull', 'verify-in-place']))
+    .option('--into <dir>', 'pull mode: where the verified model is placed (default /models/model) [MODELSEAL_INTO]')
+    .option('--path <dir>', 'verify-in-place mode: the mounted model directory [MODELSEAL_PATH]')
+    .option('--receipt <file>', 'receipt path, outside the model (default <into>.receipt.json) [MODELSEAL_RECEIPT]')
+    .option('--signature <file>', 'detached signature for a directory source (default <dir>/model.sig) [MODELSEAL_SIGNATURE]')
+    .option('--ignore-unsigned-files', 'skip files the signature does not cover instead of failing [MODELSEAL_IGNORE_UNSIGNED_FILES]')
+    .option('--concurrency <n>', 'parallel downloads [MODELSEAL_CONCURRENCY]')
+    .option('--registry-auth-file <file>', 'docker config.json / mounted .dockerconfigjson with registry credentials [MODELSEAL_REGISTRY_AUTH_FILE]')
+    .option('--ca-file <file>', 'extra CA bundle (PEM) for the registry or S3 endpoint [MODELSEAL_CA_FILE]')
+    .option('--plain-http', 'allow plain HTTP to the registry (test registries only) [MODELSEAL_PLAIN_HTTP]');
+  addTrustFlags(cmd, true);
+  cmd.action(async (flags: Record<string, unknown> & { config?: string }) => {
+    process.exitCode = await initMain(flags, process.env);
+  });
+  return cmd;
+}
+
+/** Load settings and run; a bad setting is a decision too (`failed`, exit 2), with its own line. */
+export async function initMain(flags: Record<string, unknown> & { config?: string }, env: NodeJS.ProcessEnv): Promise<number> {
+  let cfg;
+  try {
+    cfg = await loadInitConfig(flags, env, existsSync);
+  } catch (err) {
+    const source = (flags.source as string | undefined) ?? env.MODELSEAL_SOURCE ?? '';
+    const pod = { ...(env.POD_NAME ? { name: env.POD_NAME } : {}), ...(env.POD_NAMESPACE ? { namespace: env.POD_NAMESPACE } : {}) };
+    logDecision(failedEvent({ pod, reference: source, mode: String(flags.mode ?? env.MODELSEAL_MODE ?? 'pull') }, err));
+    return exitCodeFor(err);
+  }
+  return (await runInit(cfg)).exitCode;
+}

@@ -1,0 +1,91 @@
+import { ExitCode, type ExitCodeValue, exitCodeFor, ModelsealError } from '../errors.js';
+import { logDecision, type DecisionEvent } from '../log.js';
+import { pull, verifyCandidates, type PullResult } from '../pull.js';
+import type { ModelSource, SignatureCandidate } from '../sources/types.js';
+import type { Authority, SignerIdentity } from '../verification/types.js';
+import type { InitConfig } from './config.js';
+import { allowedEvent, failedEvent, type DecisionContext } from './decision.js';
+import { openInitSource, resolveInitTrust, type InitTrust } from './wiring.js';
+
+/**
+ * `modelseal init`: one decision per pod start. Verify (and in pull mode, place) the model,
+ * log exactly one decision line, and return the exit code; 0 only when allowed.
+ */
+export interface InitOutcome {
+  exitCode: ExitCodeValue;
+  event: DecisionEvent;
+  result?: PullResult;
+}
+
+export interface InitDeps {
+  trust: (cfg: InitConfig) => Promise<InitTrust>;
+  open: (cfg: InitConfig) => Promise<ModelSource>;
+  log: (event: DecisionEvent) => void;
+}
+
+const defaultDeps: InitDeps = { trust: resolveInitTrust, open: openInitSource, log: (e) => logDecision(e) };
+
+export async function runInit(cfg: InitConfig, deps: InitDeps = defaultDeps): Promise<InitOutcome> {
+  const ctx: DecisionContext = { pod: cfg.pod, reference: cfg.source, mode: cfg.mode };
+  const seen = new Observed();
+  let authorities: Authority[] = [];
+  try {
+    const trust = await deps.trust(cfg);
+    authorities = trust.authorities;
+    const source = seen.wrap(await deps.open(cfg));
+    const result = await pull({
+      reference: cfg.source,
+      source,
+      authorities,
+      ...(cfg.mode === 'verify-in-place' ? { inPlaceDir: cfg.path! } : { into: cfg.into }),
+      ignoreUnsignedFiles: cfg.ignoreUnsignedFiles || trust.ignoreUnsignedFiles,
+      ...(cfg.concurrency ? { concurrency: cfg.concurrency } : {}),
+      ...(cfg.receipt ? { receiptPath: cfg.receipt } : {}),
+      ...trust.pullExtras,
+    });
+    const event = allowedEvent(ctx, result.receipt, result.receiptPath);
+    deps.log(event);
+    return { exitCode: ExitCode.OK, event, result };
+  } catch (err) {
+    const event = failedEvent(ctx, err, await seen.facts(authorities, err));
+    deps.log(event);
+    return { exitCode: exitCodeFor(err), event };
+  }
+}
+
+/**
+ * What the source told the pipeline before it failed: the resolved digest, and the signature
+ * candidates, so a line blocked after the signature verified (a tampered blob) still names the signer.
+ */
+class Observed {
+  resolvedDigest?: string;
+  candidates?: SignatureCandidate[];
+
+  wrap(source: ModelSource): ModelSource {
+    return {
+      resolve: async () => {
+        const r = await source.resolve();
+        if (r.resolvedDigest) this.resolvedDigest = r.resolvedDigest;
+        return r;
+      },
+      signatures: async () => (this.candidates = await source.signatures()),
+      list: () => source.list(),
+      fetch: (wanted, sink, opts) => source.fetch(wanted, sink, opts),
+      close: () => source.close(),
+    };
+  }
+
+  async facts(authorities: Authority[], err: unknown): Promise<{ resolvedDigest?: string; signer?: SignerIdentity }> {
+    const out: { resolvedDigest?: string; signer?: SignerIdentity } = this.resolvedDigest ? { resolvedDigest: this.resolvedDigest } : {};
+    // Only re-check when the failure came after the signature (content, file set, policy): cheap, bundle-sized.
+    const code = err instanceof ModelsealError ? err.exitCode : ExitCode.INTERNAL;
+    if (this.candidates && authorities.length > 0 && code !== ExitCode.SIGNATURE) {
+      try {
+        out.signer = (await verifyCandidates(this.candidates, authorities)).verified.signer;
+      } catch {
+        /* the signature did not verify either; the line keeps signer null */
+      }
+    }
+    return out;
+  }
+}

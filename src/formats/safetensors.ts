@@ -34,7 +34,8 @@ const F = 'safetensors';
 
 export async function parseSafetensors(r: ByteReader): Promise<SafetensorsInfo> {
   if (r.size < 8) throw formatError(F, `file of ${r.size} bytes is shorter than the 8-byte length prefix`);
-  const n = new DataView((await r.read(0, 8)).slice().buffer).getBigUint64(0, true);
+  const prefix = await r.read(0, 8);
+  const n = new DataView(prefix.buffer, prefix.byteOffset, 8).getBigUint64(0, true);
   if (n > BigInt(SAFETENSORS_MAX_HEADER)) throw formatError(F, `header length ${n} exceeds ${SAFETENSORS_MAX_HEADER}`);
   const headerLength = Number(n);
   if (8 + headerLength > r.size) throw formatError(F, `header length ${headerLength} passes the end of the file (${r.size} bytes)`);

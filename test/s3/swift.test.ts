@@ -1,0 +1,102 @@
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isModelsealError } from '../../src/errors.js';
+import { createS3Source, publishS3 } from '../../src/sources/s3/index.js';
+import { startSwift, type SwiftServer } from '../harness/swift.js';
+import { createBucket, fetchAll, makeModel, rawClient, s3opts, type ModelFixture } from './helpers.js';
+
+// OpenStack Swift s3api: real SigV4, real multipart, no versioning, no stored checksums, no aws-chunked.
+let swift: SwiftServer;
+let model: ModelFixture;
+const BUNDLE = '{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json","test":"swift"}';
+const SBOM = '{"bomFormat":"CycloneDX"}';
+
+beforeAll(async () => {
+  [swift, model] = await Promise.all([startSwift(), makeModel()]);
+  await createBucket(swift, { Bucket: 'models-bucket' });
+});
+afterAll(async () => {
+  await swift?.stop();
+  await model?.cleanup();
+});
+
+const small = { partSize: 1024 * 1024, parallelParts: 4, uploadPartSize: 5 * 1024 * 1024 };
+
+describe('Swift s3api', () => {
+  it('publishes (multipart + single PUT, signature last) and fetches every byte back in order', async () => {
+    const res = await publishS3({ dir: model.dir, url: 's3://models-bucket/tiny/v1', files: model.files, bundleJson: BUNDLE, sbomJson: SBOM, s3: s3opts(swift, small) });
+    expect(res).toEqual({ url: 's3://models-bucket/tiny/v1/', objects: model.files.length + 2 });
+
+    const src = createS3Source('s3://models-bucket/tiny/v1', s3opts(swift, small));
+    try {
+      const resolved = await src.resolve();
+      expect(resolved.facts).toMatchObject({ bucket: 'models-bucket', prefix: 'tiny/v1/', objects: 5, pinning: 'etag', objectLock: 'none' });
+      const sigs = await src.signatures();
+      expect(sigs.map((s) => [s.kind, s.origin, Buffer.from(s.bytes).toString()])).toEqual([
+        ['oms', 's3://models-bucket/tiny/v1/model.sig', BUNDLE],
+        ['sbom', 's3://models-bucket/tiny/v1/model.sbom.json', SBOM],
+      ]);
+      const entries = await src.list();
+      expect(entries.map((e) => [e.path, e.size])).toEqual(model.files.map((f) => [f.path, f.size]));
+      const big = entries.find((e) => e.path === 'weights/model-00001.safetensors')!;
+      expect(big.facts?.etag).toMatch(/-3"$/); // really multipart on the store
+      expect(entries.find((e) => e.path === 'empty.bin')?.size).toBe(0); // zero-byte objects are listed
+      const got = await fetchAll(src, entries);
+      for (const f of model.files) expect(got.get(f.path)).toEqual({ sha256: f.sha256, size: f.size });
+    } finally {
+      await src.close();
+    }
+  });
+
+  it('fails cleanly with 412 when an object is overwritten after listing (unversioned: ETag pin)', async () => {
+    await publishS3({ dir: model.dir, url: 's3://models-bucket/overwrite', files: model.files, bundleJson: BUNDLE, s3: s3opts(swift, small) });
+    const src = createS3Source('s3://models-bucket/overwrite', s3opts(swift, small));
+    try {
+      await src.resolve();
+      const entries = await src.list();
+      const c = rawClient(swift);
+      await c.send(new PutObjectCommand({ Bucket: 'models-bucket', Key: 'overwrite/weights/small.bin', Body: Buffer.from('tampered') }));
+      c.destroy();
+      const err = await fetchAll(src, entries).catch((e: unknown) => e);
+      expect(isModelsealError(err, 'SOURCE_UNAVAILABLE')).toBe(true);
+      expect(String((err as Error).message)).toMatch(/overwrite\/weights\/small\.bin changed after it was listed/);
+    } finally {
+      await src.close();
+    }
+  });
+
+  it('refuses wrong credentials with AUTH_FAILED (list and publish)', async () => {
+    const bad = s3opts(swift, { credentials: { accessKeyId: 'test:tester', secretAccessKey: 'not-the-secret' } });
+    const src = createS3Source('s3://models-bucket/tiny/v1', bad);
+    await expect(src.resolve()).rejects.toMatchObject({ code: 'AUTH_FAILED', message: expect.stringMatching(/SignatureDoesNotMatch/) });
+    await src.close();
+    await expect(
+      publishS3({ dir: model.dir, url: 's3://models-bucket/nope', files: model.files, bundleJson: BUNDLE, s3: bad }),
+    ).rejects.toMatchObject({ code: 'AUTH_FAILED' });
+    const unknownUser = s3opts(swift, { credentials: { accessKeyId: 'nobody:x', secretAccessKey: 'x' } });
+    const src2 = createS3Source('s3://models-bucket/tiny/v1', unknownUser);
+    await expect(src2.resolve()).rejects.toMatchObject({ code: 'AUTH_FAILED' });
+    await src2.close();
+  });
+
+  it('reports a missing bucket and an empty prefix as NOT_FOUND', async () => {
+    const src = createS3Source('s3://no-such-bucket/m', s3opts(swift));
+    await expect(src.resolve()).rejects.toMatchObject({ code: 'NOT_FOUND', message: expect.stringMatching(/bucket .* does not exist/) });
+    await src.close();
+    await expect(
+      publishS3({ dir: model.dir, url: 's3://no-such-bucket/m', files: model.files, bundleJson: BUNDLE, s3: s3opts(swift) }),
+    ).rejects.toMatchObject({ code: 'NOT_FOUND', message: 'bucket no-such-bucket does not exist' });
+    const empty = createS3Source('s3://models-bucket/nothing-here', s3opts(swift));
+    await expect(empty.resolve()).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await empty.close();
+  });
+
+  it('refuses to publish into a prefix holding unrelated objects', async () => {
+    const c = rawClient(swift);
+    await c.send(new PutObjectCommand({ Bucket: 'models-bucket', Key: 'dirty/leftover.bin', Body: Buffer.from('x') }));
+    c.destroy();
+    await expect(
+      publishS3({ dir: model.dir, url: 's3://models-bucket/dirty', files: model.files, bundleJson: BUNDLE, s3: s3opts(swift) }),
+    ).rejects.toMatchObject({ code: 'USAGE', message: expect.stringMatching(/leftover\.bin/) });
+  });
+});

@@ -81,11 +81,9 @@ export function withCheckpointNames(tm: TrustMaterial, entries: readonly Transpa
       const [, name, blob] = m as unknown as [string, string, string];
       if (!SAFE_NAME.test(name) || !(origin === name || origin.startsWith(`${name} `))) continue;
       const hint = Buffer.from(blob, 'base64').subarray(0, 4);
-      tlogs = tlogs.map((log) =>
-        log.logID.equals(entry.logId.keyId) && log.logID.subarray(0, 4).equals(hint) && !log.baseURL.includes(name)
-          ? { ...log, baseURL: `${log.baseURL} ${name}` }
-          : log,
-      );
+      const i = tlogs.findIndex((log) => log.logID.equals(entry.logId.keyId) && log.logID.subarray(0, 4).equals(hint) && !log.baseURL.includes(name));
+      if (i < 0) continue;
+      tlogs = tlogs.map((log, j) => (j === i ? { ...log, baseURL: `${log.baseURL} ${name}` } : log));
     }
   }
   return tlogs === tm.tlogs ? tm : { ...tm, tlogs };

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { publicGoodTrustedRoot } from '../../src/trust/public-good.js';
 import { verifySigstoreBundle } from '../../src/verification/sigstore.js';
 import type { Authority } from '../../src/verification/types.js';
 
@@ -28,6 +29,14 @@ describe('golden keyless OMS bundles (model_signing 0.3.1 – 1.1.0)', () => {
       expect(signer).toEqual({ method: 'sigstore', identity: 'stefanb@us.ibm.com', issuer: 'https://sigstore.verify.ibm.com/oauth2' });
     });
   }
+
+  it('all four also verify with the shipped public-good snapshot (v1.1.0 then by its RFC 3161 timestamp too)', async () => {
+    const trustedRoot = publicGoodTrustedRoot();
+    for (const version of ['v0.3.1', 'v1.0.0', 'v1.0.1', 'v1.1.0']) {
+      const { bundle, payload } = golden(version);
+      await expect(verifySigstoreBundle(bundle, payload, authority({ trustedRoot }))).resolves.toMatchObject({ identity: 'stefanb@us.ibm.com' });
+    }
+  });
 
   it('accepts an anchored regexp that covers the whole SAN', async () => {
     const { bundle, payload } = golden('v1.0.0');

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { bundleFromJSON } from '@sigstore/bundle';
 import { Verifier, toSignedEntity } from '@sigstore/verify';
 import { describe, expect, it } from 'vitest';
-import { PUBLIC_GOOD_SNAPSHOT_SOURCE, publicGoodTrustedRoot } from '../../src/trust/public-good.js';
+import { PUBLIC_GOOD_SNAPSHOT_SOURCE, publicGoodTrustedRoot, refreshPublicGoodTrustedRoot } from '../../src/trust/public-good.js';
 import { anchoredPattern, identityMatches } from '../../src/verification/identity.js';
 import { readTrustedRootFile, trustMaterialFor, trustedRootJson, withCheckpointNames } from '../../src/verification/trusted-root.js';
 import { signSigstore } from '../../src/signing/sigstore.js';
@@ -57,6 +57,17 @@ describe('trusted root validation', () => {
       await expect(readTrustedRootFile(path.join(dir, 'missing.json'))).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
     } finally {
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('online refresh', () => {
+  it('reports an unreachable TUF mirror as a NETWORK error (loopback only, nothing listens)', async () => {
+    const cachePath = await mkdtemp(path.join(os.tmpdir(), 'modelseal-tuf-'));
+    try {
+      await expect(refreshPublicGoodTrustedRoot({ cachePath, mirrorURL: 'http://127.0.0.1:9', timeoutMs: 2000 })).rejects.toMatchObject({ code: 'NETWORK' });
+    } finally {
+      await rm(cachePath, { recursive: true, force: true });
     }
   });
 });

@@ -1,0 +1,58 @@
+import { createHash } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { OciClientOptions } from '../../src/sources/oci/client.js';
+import type { IncomingFile, ModelSource, SourceEntry } from '../../src/sources/types.js';
+import type { RegistryServer } from '../harness/registry.js';
+import { tempDir } from '../harness/process.js';
+
+/** Client options for a harness registry: creds through a docker config file, CA for TLS. */
+export async function clientFor(reg: RegistryServer, extra: OciClientOptions = {}): Promise<OciClientOptions> {
+  const o: OciClientOptions = { plainHttp: !reg.tls, retryBaseMs: 20, env: {}, homeDir: await tempDir('home'), mountedSecretDir: '/nonexistent', ...extra };
+  if (reg.auth !== 'none' && !o.credentials && !o.authFile) {
+    const f = path.join(await tempDir('auth'), 'config.json');
+    await writeFile(f, JSON.stringify({ auths: { [reg.host]: { auth: Buffer.from(`${reg.user}:${reg.password}`).toString('base64') } } }));
+    o.authFile = f;
+  }
+  if (reg.caFile) o.caFile = reg.caFile;
+  return o;
+}
+
+export const sha256 = (b: Uint8Array | string): string => createHash('sha256').update(b).digest('hex');
+
+/** A sink that buffers each delivered file and hashes it (tests only: small models). */
+export function collectingSink(): { files: Map<string, Buffer>; sink: (f: IncomingFile) => Promise<void> } {
+  const files = new Map<string, Buffer>();
+  return {
+    files,
+    sink: async (f) => {
+      const chunks: Buffer[] = [];
+      for await (const c of f.stream) chunks.push(c as Buffer);
+      if (files.has(f.path)) throw new Error(`delivered twice: ${f.path}`);
+      files.set(f.path, Buffer.concat(chunks));
+    },
+  };
+}
+
+export async function fetchAll(src: ModelSource, entries?: SourceEntry[]): Promise<Map<string, Buffer>> {
+  const { files, sink } = collectingSink();
+  await src.fetch(entries ?? (await src.list()), sink, { concurrency: 3 });
+  return files;
+}
+
+/** A syntactically plausible OMS bundle (not a valid signature): enough for discovery tests. */
+export function fakeOmsBundle(marker = 'x'): string {
+  const statement = { _type: 'https://in-toto.io/Statement/v1', subject: [{ name: marker, digest: { sha256: '0'.repeat(64) } }], predicateType: 'https://model_signing/signature/v1.0', predicate: {} };
+  return JSON.stringify({
+    mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json',
+    verificationMaterial: { publicKey: { hint: marker }, tlogEntries: [] },
+    dsseEnvelope: { payload: Buffer.from(JSON.stringify(statement)).toString('base64'), payloadType: 'application/vnd.in-toto+json', signatures: [{ sig: 'AA==', keyid: '' }] },
+  });
+}
+
+export async function fileList(dir: string, rels: string[]): Promise<Array<{ path: string; size: number; sha256: string }>> {
+  return Promise.all(rels.map(async (p) => {
+    const b = await readFile(path.join(dir, p));
+    return { path: p, size: b.length, sha256: sha256(b) };
+  }));
+}

@@ -168,7 +168,7 @@ export function settingsFromFile(text: string, file: string): InitSettings {
   };
   if (doc.errors.length > 0) {
     const e = doc.errors[0]!;
-    throw invalid(`${file}:${e.linePos?.[0]?.line ?? '?'}: ${e.message.split('\n')[0]}`);
+    throw invalid(`${file}:${lines.linePos(e.pos[0]).line}: ${e.message.split('\n')[0]}`);
   }
   if (doc.contents === null) return {};
   if (!isMap(doc.contents)) throw invalid(`${at(doc.contents)}: the config must be a mapping of settings`);

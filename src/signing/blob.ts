@@ -1,12 +1,12 @@
-import { createHash, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { bundleToJSON, toDSSEBundle, toMessageSignatureBundle, type Bundle } from '@sigstore/bundle';
 import { dsse, pem } from '@sigstore/core';
 import { HashAlgorithm } from '@sigstore/protobuf-specs';
 import { ModelsealError } from '../errors.js';
-import { parseStrictJson } from '../formats/strict-json.js';
-import { fileDigest } from '../verification/blob.js';
-import { digestNameForCurve, ecCurveOf, hashForCurve, publicKeyOf, signEcdsa, signEcdsaPrehashed } from '../verification/ecdsa-curves.js';
+import { fileDigest, parseInTotoStatement } from '../verification/blob.js';
+import { digestNameForCurve, ecCurveOf, hashForCurve, signEcdsa, signEcdsaPrehashed } from '../verification/ecdsa-curves.js';
 import { EphemeralP256, fromSignError, fulcioSigner, signSigstore, witness, type SigstoreSignerSpec } from './sigstore.js';
+import { cosignKeyHint } from './key-ids.js';
 import type { SignerSpec } from './types.js';
 
 /**
@@ -67,7 +67,7 @@ async function signBlobKeyless(filePath: string, spec: SigstoreSignerSpec): Prom
  * The statement bytes are signed exactly as given (trap T9: never re-serialized).
  */
 export async function signStatement(statementJson: Buffer, signer: SignerSpec): Promise<string> {
-  checkStatement(statementJson);
+  parseInTotoStatement(statementJson, ['https://in-toto.io/Statement/v1']);
   switch (signer.kind) {
     case 'sigstore':
       return signSigstore(statementJson, signer);
@@ -95,26 +95,8 @@ export async function signStatement(statementJson: Buffer, signer: SignerSpec): 
   }
 }
 
-function checkStatement(bytes: Buffer): void {
-  let doc: unknown;
-  try {
-    doc = parseStrictJson(new TextDecoder('utf-8', { fatal: true }).decode(bytes), 'statement');
-  } catch (err) {
-    throw new ModelsealError('PAYLOAD_INVALID', `statement is not valid JSON: ${(err as Error).message}`, { cause: err });
-  }
-  const s = doc as Record<string, unknown> | null;
-  if (typeof s !== 'object' || s === null || s._type !== 'https://in-toto.io/Statement/v1' || !Array.isArray(s.subject) || typeof s.predicateType !== 'string') {
-    throw new ModelsealError('PAYLOAD_INVALID', 'statement is not an in-toto Statement v1 (_type, subject[], predicateType)');
-  }
-}
-
 function requirePrivate(key: KeyObject): void {
   if (key.type !== 'private') throw new ModelsealError('KEY_INVALID', 'signing needs a private key');
-}
-
-/** cosign's `publicKey.hint`: standard base64 SHA-256 of the SPKI DER. */
-function cosignKeyHint(key: KeyObject): string {
-  return createHash('sha256').update(publicKeyOf(key).export({ type: 'spki', format: 'der' })).digest('base64');
 }
 
 /** protojson drops empty lists; cosign and OMS key bundles spell out `"tlogEntries": []`. */

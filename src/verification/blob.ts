@@ -5,6 +5,7 @@ import { HashAlgorithm } from '@sigstore/protobuf-specs';
 import type { Bundle } from '@sigstore/bundle';
 import { ModelsealError } from '../errors.js';
 import { parseStrictJson } from '../formats/strict-json.js';
+import { cosignKeyHint, keyIdentity, omsKeyHint } from '../signing/key-ids.js';
 import { digestNameForCurve, ecCurveOf, publicKeyOf, verifyEcdsa, verifyEcdsaPrehashed } from './ecdsa-curves.js';
 import { parseSigstoreBundle, verifyKeylessBundle, type SigstoreAuthority } from './sigstore.js';
 import type { Authority, SignerIdentity } from './types.js';
@@ -18,7 +19,7 @@ import type { Authority, SignerIdentity } from './types.js';
 
 const MAX_BUNDLE_BYTES = 16 * 1024 * 1024;
 const IN_TOTO = 'application/vnd.in-toto+json';
-const STATEMENT_TYPES = ['https://in-toto.io/Statement/v1', 'https://in-toto.io/Statement/v0.1'];
+export const STATEMENT_TYPES: readonly string[] = ['https://in-toto.io/Statement/v1', 'https://in-toto.io/Statement/v0.1'];
 
 const HASH_BY_ALGORITHM: Partial<Record<HashAlgorithm, 'sha256' | 'sha384' | 'sha512'>> = {
   [HashAlgorithm.SHA2_256]: 'sha256',
@@ -70,7 +71,7 @@ export async function verifyStatementBundle(bundleBytes: Uint8Array, authorities
   if (bundle.content.$case !== 'dsseEnvelope') throw new ModelsealError('BUNDLE_INVALID', 'attestation bundle has no DSSE envelope');
   const env = bundle.content.dsseEnvelope;
   if (env.payloadType !== IN_TOTO) throw new ModelsealError('PAYLOAD_INVALID', `attestation payloadType ${JSON.stringify(env.payloadType)} is not ${IN_TOTO}`);
-  const statement = parseInToto(env.payload);
+  const statement = parseInTotoStatement(env.payload);
   const pae = dsse.preAuthEncoding(env.payloadType, env.payload);
   const sig = env.signatures[0]?.sig ?? Buffer.alloc(0);
   const signer = await firstAccepting(authorities, bundle, sig, (key, s) => verifyEcdsa(key, pae, s));
@@ -89,18 +90,22 @@ function readBundle(bytes: Uint8Array): Bundle {
   return parseSigstoreBundle(JSON.parse(JSON.stringify(doc)));
 }
 
-function parseInToto(payload: Buffer): unknown {
+/**
+ * An in-toto Statement from its exact bytes (strict JSON: duplicate keys rejected). Returns plain
+ * data. `types` lists the accepted `_type`s: verification also reads cosign's older v0.1.
+ */
+export function parseInTotoStatement(payload: Buffer, types: readonly string[] = STATEMENT_TYPES): Record<string, unknown> {
   let doc: unknown;
   try {
     doc = parseStrictJson(new TextDecoder('utf-8', { fatal: true }).decode(payload), 'statement');
   } catch (err) {
-    throw new ModelsealError('PAYLOAD_INVALID', `attestation payload is not valid JSON: ${(err as Error).message}`, { cause: err });
+    throw new ModelsealError('PAYLOAD_INVALID', `statement is not valid JSON: ${(err as Error).message}`, { cause: err });
   }
   const s = doc as Record<string, unknown> | null;
-  if (typeof s !== 'object' || s === null || !STATEMENT_TYPES.includes(s._type as string) || !Array.isArray(s.subject) || typeof s.predicateType !== 'string') {
-    throw new ModelsealError('PAYLOAD_INVALID', 'attestation payload is not an in-toto Statement (_type, subject[], predicateType)');
+  if (typeof s !== 'object' || s === null || !types.includes(s._type as string) || !Array.isArray(s.subject) || typeof s.predicateType !== 'string') {
+    throw new ModelsealError('PAYLOAD_INVALID', `payload is not an in-toto Statement (_type ${types.join(' or ')}, subject[], predicateType)`);
   }
-  return JSON.parse(JSON.stringify(doc)) as unknown;
+  return JSON.parse(JSON.stringify(doc)) as Record<string, unknown>;
 }
 
 type SignatureCheck = (key: KeyObject, signature: Buffer) => boolean;
@@ -147,18 +152,6 @@ function verifyWithKey(authority: Extract<Authority, { kind: 'key' }>, bundle: B
   throw new ModelsealError('SIGNATURE_INVALID', `signature does not verify with the configured key(s) ${authority.publicKeys.map(keyIdentity).join(', ')}`);
 }
 
-function spki(key: KeyObject): Buffer {
-  return publicKeyOf(key).export({ type: 'spki', format: 'der' });
-}
-
 function hintNames(key: KeyObject, hint: string | undefined): boolean {
-  if (!hint) return false;
-  const cosign = createHash('sha256').update(spki(key)).digest('base64');
-  const oms = createHash('sha256').update(publicKeyOf(key).export({ type: 'spki', format: 'pem' })).digest('hex');
-  return hint === cosign || hint === oms;
-}
-
-/** Same form as the key method's SignerIdentity: `key:<hex sha256 of SPKI DER>`. */
-function keyIdentity(key: KeyObject): string {
-  return `key:${createHash('sha256').update(spki(key)).digest('hex')}`;
+  return hint !== undefined && hint !== '' && (hint === cosignKeyHint(key) || hint === omsKeyHint(key));
 }

@@ -1,4 +1,4 @@
-import { createHash, createPublicKey, sign as nodeSign, verify as nodeVerify, type KeyObject } from 'node:crypto';
+import { createPublicKey, sign as nodeSign, verify as nodeVerify, type KeyObject } from 'node:crypto';
 import { p256, p384, p521 } from '@noble/curves/nist.js';
 import { ModelsealError } from '../errors.js';
 
@@ -79,11 +79,6 @@ export function signEcdsaPrehashed(privateKey: KeyObject, digest: Uint8Array): B
   if (typeof jwk.d !== 'string') throw new ModelsealError('KEY_INVALID', 'not an EC private key');
   const scalar = leftPad(Buffer.from(jwk.d, 'base64url'), CURVES[curve].bytes);
   return Buffer.from(CURVES[curve].noble.sign(digest, scalar, { prehash: false, format: 'der' }));
-}
-
-/** Streamed-digest companion: the hash of a curve as a node:crypto Hash. */
-export function createCurveHash(curve: EcCurve) {
-  return createHash(hashForCurve(curve));
 }
 
 /** The public half of an EC private key (or the key itself when already public). */

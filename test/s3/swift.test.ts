@@ -1,9 +1,11 @@
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isModelsealError } from '../../src/errors.js';
+import { pull } from '../../src/pull.js';
 import { createS3Source, publishS3 } from '../../src/sources/s3/index.js';
 import { startSwift, type SwiftServer } from '../harness/swift.js';
 import { createBucket, fetchAll, makeModel, rawClient, s3opts, type ModelFixture } from './helpers.js';
+import { leftovers, placedMatches, publishSigned, target, trusted } from './signed.js';
 
 // OpenStack Swift s3api: real SigV4, real multipart, no versioning, no stored checksums, no aws-chunked.
 let swift: SwiftServer;
@@ -98,5 +100,24 @@ describe('Swift s3api', () => {
     await expect(
       publishS3({ dir: model.dir, url: 's3://models-bucket/dirty', files: model.files, bundleJson: BUNDLE, s3: s3opts(swift) }),
     ).rejects.toMatchObject({ code: 'USAGE', message: expect.stringMatching(/leftover\.bin/) });
+  });
+
+  it('signed publish → verified pull through the pipeline, and a tampered object is refused', async () => {
+    await publishSigned(model, 's3://models-bucket/signed', s3opts(swift, small));
+    const into = await target();
+    const res = await pull({ reference: 's3://models-bucket/signed', source: createS3Source('s3://models-bucket/signed', s3opts(swift, small)), authorities: trusted, into });
+    expect(await placedMatches(res.placedAt, model)).toBe(true);
+    expect(res.receipt.model.files.every((f) => f.facts?.etag && !f.facts.versionId)).toBe(true); // Swift: ETag pins
+
+    const c = rawClient(swift);
+    const flipped = Buffer.from(model.bytes.get('weights/small.bin')!);
+    flipped[0]! ^= 1;
+    await c.send(new PutObjectCommand({ Bucket: 'models-bucket', Key: 'signed/weights/small.bin', Body: flipped }));
+    c.destroy();
+    const into2 = await target();
+    await expect(
+      pull({ reference: 's3://models-bucket/signed', source: createS3Source('s3://models-bucket/signed', s3opts(swift, small)), authorities: trusted, into: into2 }),
+    ).rejects.toMatchObject({ code: 'DIGEST_MISMATCH' });
+    expect(await leftovers(into2)).toEqual([]);
   });
 });

@@ -143,6 +143,9 @@ class S3Source implements ModelSource {
       await mapLimit(wanted, Math.max(1, opts.concurrency), async (entry, i) => {
         const pin = pins[i]!;
         const stream = new PassThrough({ highWaterMark: 1024 * 1024 });
+        // The sink may not listen yet (it prepares its staging file first) when a failure destroys
+        // the stream; an unheard 'error' would crash the process. The cause is reported below.
+        stream.on('error', () => undefined);
         let prodErr: unknown;
         let sinkErr: unknown;
         const producing = downloadObject(ctx, pin, stream).catch((err) => {

@@ -56,3 +56,74 @@ export async function fileList(dir: string, rels: string[]): Promise<Array<{ pat
     return { path: p, size: b.length, sha256: sha256(b) };
   }));
 }
+
+import tarStream from 'tar-stream';
+import { gzipSync } from 'node:zlib';
+import { RegistryClient, sha256Digest } from '../../src/sources/oci/client.js';
+import { parseOciReference } from '../../src/sources/oci/reference.js';
+
+export interface TarEntrySpec {
+  name: string;
+  type?: 'file' | 'directory' | 'symlink' | 'link' | 'character-device';
+  content?: Buffer | string;
+  linkname?: string;
+}
+
+export async function makeTar(entries: TarEntrySpec[]): Promise<Buffer> {
+  const pack = tarStream.pack();
+  const chunks: Buffer[] = [];
+  const done = (async () => {
+    for await (const c of pack) chunks.push(c as Buffer);
+  })();
+  for (const e of entries) {
+    const content = e.content === undefined ? undefined : Buffer.from(e.content);
+    await new Promise<void>((resolve, reject) => {
+      pack.entry(
+        { name: e.name, type: e.type ?? 'file', mode: 0o644, mtime: new Date(0), ...(e.linkname ? { linkname: e.linkname } : {}), ...(content ? { size: content.length } : {}) },
+        content,
+        (err) => (err ? reject(err) : resolve()),
+      );
+    });
+  }
+  pack.finalize();
+  await done;
+  return Buffer.concat(chunks);
+}
+
+export const gzip = (b: Buffer): Buffer => gzipSync(b);
+
+export interface LayerSpec {
+  mediaType: string;
+  bytes: Buffer;
+  annotations?: Record<string, string>;
+}
+
+/** Pushes an artefact with our own client (no skopeo), for hostile fixtures. */
+export async function pushArtifact(
+  ref: string, opts: import('../../src/sources/oci/client.js').OciClientOptions,
+  o: { artifactType?: string; config: { mediaType: string; bytes: Buffer }; layers: LayerSpec[]; omitMediaType?: boolean },
+): Promise<{ digest: string; bytes: Buffer }> {
+  const r = parseOciReference(ref);
+  const c = new RegistryClient(r, opts);
+  try {
+    const blobs = [o.config.bytes, ...o.layers.map((l) => l.bytes)];
+    for (const b of blobs) await c.pushBlob(r.repository, { digest: sha256Digest(b), size: b.length }, () => b);
+    const manifest = {
+      schemaVersion: 2,
+      ...(o.omitMediaType ? {} : { mediaType: 'application/vnd.oci.image.manifest.v1+json' }),
+      ...(o.artifactType ? { artifactType: o.artifactType } : {}),
+      config: { mediaType: o.config.mediaType, digest: sha256Digest(o.config.bytes), size: o.config.bytes.length },
+      layers: o.layers.map((l) => ({ mediaType: l.mediaType, digest: sha256Digest(l.bytes), size: l.bytes.length, ...(l.annotations ? { annotations: l.annotations } : {}) })),
+    };
+    const bytes = Buffer.from(JSON.stringify(manifest));
+    const { digest } = await c.putManifest(r.repository, r.tag!, bytes, 'application/vnd.oci.image.manifest.v1+json');
+    return { digest, bytes };
+  } finally {
+    await c.close();
+  }
+}
+
+/** A ModelPack config with the given diffIds. */
+export function modelPackConfig(diffIds: string[], legacy = false): Buffer {
+  return Buffer.from(JSON.stringify({ descriptor: { name: 'm' }, config: {}, modelfs: legacy ? { type: 'layers', diff_ids: diffIds } : { type: 'layers', diffIds } }));
+}

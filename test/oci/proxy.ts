@@ -1,0 +1,119 @@
+import { createReadStream } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/**
+ * A fault-injecting HTTP proxy on 127.0.0.1 in front of a registry. Blob GETs can be cut after
+ * `cutAfter` bytes (the socket is destroyed mid-body), with Range passed through or stripped,
+ * or redirected to a second origin that serves the blob from the registry's disk and records
+ * whether an Authorization header arrived.
+ */
+export interface FaultProxy {
+  host: string;
+  /** Blob requests seen: range header, and (redirect mode) whether the blob origin saw Authorization. */
+  blobRequests: Array<{ range?: string; status?: number }>;
+  blobOriginAuth: Array<string | undefined>;
+  close(): Promise<void>;
+}
+
+export interface FaultOptions {
+  upstream: string; // e.g. http://127.0.0.1:5000
+  cutAfter?: number;
+  /** How many blob GETs to cut (default 1). */
+  cuts?: number;
+  stripRange?: boolean;
+  /** Answer manifest GETs with a body this large (chunked, no Content-Length). */
+  oversizeManifest?: number;
+  /** Redirect blob GETs to another origin that reads blobs via this function. */
+  redirectTo?: (digest: string) => string;
+}
+
+const BLOB_RE = /^\/v2\/.+\/blobs\/(sha256:[a-f0-9]{64})$/;
+
+export async function startFaultProxy(o: FaultOptions): Promise<FaultProxy> {
+  const blobRequests: FaultProxy['blobRequests'] = [];
+  const blobOriginAuth: Array<string | undefined> = [];
+  let cutsLeft = o.cuts ?? 1;
+  const up = new URL(o.upstream);
+  let blobServer: http.Server | undefined;
+  let blobPort = 0;
+  if (o.redirectTo) {
+    const pathOf = o.redirectTo;
+    blobServer = http.createServer((req, res) => {
+      blobOriginAuth.push(req.headers.authorization);
+      const digest = decodeURIComponent((req.url ?? '').replace(/^\/blob\//, '').split('?')[0]!);
+      const rs = createReadStream(pathOf(digest));
+      rs.on('error', () => res.writeHead(404).end());
+      rs.once('open', () => {
+        res.writeHead(200, { 'content-type': 'application/octet-stream' });
+        rs.pipe(res);
+      });
+    });
+    await new Promise<void>((r) => blobServer!.listen(0, '127.0.0.1', r));
+    blobPort = (blobServer.address() as AddressInfo).port;
+  }
+  const srv = http.createServer((req, res) => {
+    const m = BLOB_RE.exec(req.url ?? '');
+    const isBlobGet = req.method === 'GET' && m !== null;
+    if (isBlobGet) blobRequests.push({ ...(req.headers.range ? { range: req.headers.range } : {}) });
+    if (isBlobGet && o.redirectTo) {
+      res.writeHead(307, { location: `http://127.0.0.1:${blobPort}/blob/${encodeURIComponent(m[1]!)}` }).end();
+      return;
+    }
+    if (o.oversizeManifest && req.method === 'GET' && /\/manifests\//.test(req.url ?? '')) {
+      res.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json' });
+      const chunk = Buffer.alloc(64 * 1024, 0x20);
+      let left = o.oversizeManifest;
+      const pump = (): void => {
+        while (left > 0) {
+          left -= chunk.length;
+          if (!res.write(chunk)) return void res.once('drain', pump);
+        }
+        res.end();
+      };
+      res.on('close', () => { left = 0; });
+      pump();
+      return;
+    }
+    const headers = { ...req.headers, host: up.host };
+    if (isBlobGet && o.stripRange) delete headers.range;
+    const ureq = http.request({ host: up.hostname, port: up.port, method: req.method, path: req.url, headers }, (ures) => {
+      res.writeHead(ures.statusCode ?? 502, ures.headers);
+      if (isBlobGet) blobRequests[blobRequests.length - 1]!.status = ures.statusCode;
+      if (isBlobGet && o.cutAfter !== undefined && cutsLeft > 0 && ures.statusCode === 200 && Number(ures.headers['content-length'] ?? 0) > o.cutAfter) {
+        cutsLeft--;
+        let sent = 0;
+        ures.on('data', (c: Buffer) => {
+          if (sent >= o.cutAfter!) return;
+          const take = c.subarray(0, o.cutAfter! - sent);
+          sent += take.length;
+          res.write(take);
+          if (sent >= o.cutAfter!) {
+            ures.destroy();
+            // Let the bytes leave, then drop the connection mid-body.
+            setTimeout(() => res.socket?.destroy(), 20);
+          }
+        });
+        return;
+      }
+      ures.pipe(res);
+    });
+    ureq.on('error', () => res.destroy());
+    req.pipe(ureq);
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as AddressInfo).port;
+  return {
+    host: `127.0.0.1:${port}`,
+    blobRequests,
+    blobOriginAuth,
+    close: async () => {
+      srv.closeAllConnections();
+      await new Promise<void>((r) => srv.close(() => r()));
+      if (blobServer) {
+        blobServer.closeAllConnections();
+        await new Promise<void>((r) => blobServer!.close(() => r()));
+      }
+    },
+  };
+}

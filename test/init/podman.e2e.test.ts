@@ -1,0 +1,240 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
+import { tempDir } from '../harness/process.js';
+import {
+  buildInitImage,
+  buildNodeBaseImage,
+  containerState,
+  kubePlay,
+  logs,
+  podman,
+  podmanUnavailable,
+  REPO,
+  runtimeSpec,
+  waitExit,
+  type PlayedPod,
+} from '../harness/podman.js';
+import { EXPECTED, startInitWorld, type InitWorld } from './fixtures.js';
+
+/**
+ * The pod-start gate end to end: the repo's Dockerfile built on a local Node 24 base, the shipped
+ * example Pod (init container securityContext, seccomp profile, read-only server mount) run by
+ * `podman kube play` against a loopback registry.
+ */
+const PROFILE = 'profiles/modelseal-init.json';
+const INIT = 'modelseal-init';
+
+let world: InitWorld;
+let baseImage: string;
+let initImage: string;
+let seccompRoot: string;
+const pods: PlayedPod[] = [];
+
+beforeAll(async () => {
+  const why = await podmanUnavailable();
+  if (why) throw new Error(`podman end-to-end suite cannot run: ${why}`);
+  world = await startInitWorld();
+  baseImage = await buildNodeBaseImage();
+  initImage = await buildInitImage(baseImage);
+  // kubelet's layout: <seccomp root>/<localhostProfile>.
+  seccompRoot = await tempDir('seccomp-root');
+  await mkdir(path.join(seccompRoot, 'profiles'), { recursive: true });
+  await copyFile(path.join(REPO, 'init-container/seccomp.json'), path.join(seccompRoot, PROFILE));
+}, 900_000);
+
+afterAll(async () => {
+  for (const p of pods) await p.remove();
+  await world?.stop();
+});
+
+interface Container {
+  name: string;
+  image: string;
+  command?: string[];
+  args?: string[];
+  imagePullPolicy?: string;
+  env?: Array<{ name: string; value?: string; valueFrom?: unknown }>;
+  volumeMounts?: Array<{ name: string; mountPath: string; readOnly?: boolean }>;
+  securityContext?: Record<string, unknown>;
+}
+
+/** The shipped examples/pod.yaml, pointed at the test's image, registry and key; nothing else changed. */
+async function podYaml(podName: string, source: string): Promise<string> {
+  const pod = parse(await readFile(path.join(REPO, 'init-container/examples/pod.yaml'), 'utf8'));
+  pod.metadata.name = podName;
+  // Loopback registry: the pod shares the host's network namespace.
+  pod.spec.hostNetwork = true;
+  pod.spec.restartPolicy = 'Never';
+  const init: Container = pod.spec.initContainers[0];
+  init.image = initImage;
+  init.imagePullPolicy = 'Never';
+  init.env = (init.env ?? [])
+    .filter((e) => e.name !== 'MODELSEAL_REGISTRY_AUTH_FILE')
+    .map((e) => (e.name === 'MODELSEAL_SOURCE' ? { ...e, value: source } : e));
+  init.env.push({ name: 'MODELSEAL_PLAIN_HTTP', value: 'true' });
+  init.volumeMounts = init.volumeMounts!.filter((m) => m.name !== 'registry-auth');
+  // podman 4.3 kube play has no configMap volumes: the trust ConfigMap becomes a hostPath.
+  pod.spec.volumes = pod.spec.volumes
+    .filter((v: { name: string }) => v.name !== 'registry-auth')
+    .map((v: { name: string }) => (v.name === 'trust' ? { name: 'trust', hostPath: { path: world.keysDir, type: 'Directory' } } : v));
+  const server: Container = pod.spec.containers[0];
+  server.image = baseImage;
+  server.imagePullPolicy = 'Never';
+  delete server.args;
+  server.command = [
+    '/bin/sh',
+    '-c',
+    [
+      'echo SERVER_STARTED',
+      'cat /models/model/config.json; echo',
+      'sha256sum /models/model/weights.dat /models/model/tokenizer/vocab.txt',
+      'stat -c "MODE %a %n" /models/model /models/model/weights.dat',
+      'echo x >> /models/model/weights.dat && echo WRITE_SUCCEEDED || echo WRITE_REFUSED',
+      'touch /models/model/new-file && echo CREATE_SUCCEEDED || echo CREATE_REFUSED',
+      'ls /models',
+    ].join('; '),
+  ];
+  return stringify(pod);
+}
+
+async function play(scenario: string, source: string): Promise<PlayedPod> {
+  const name = `ms-${scenario.toLowerCase()}-${randomBytes(3).toString('hex')}`;
+  const pod = await kubePlay(await podYaml(name, source), name, { seccompRoot });
+  pods.push(pod);
+  return pod;
+}
+
+/** The init container's decision lines (JSON on stderr; podman logs merges the streams). */
+async function decisions(pod: PlayedPod): Promise<Array<Record<string, unknown>>> {
+  const out = await logs(`${pod.name}-${INIT}`);
+  return (out.stdout + '\n' + out.stderr)
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
+    .filter((l) => l.event_type === 'weight_integrity_check');
+}
+
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+describe('modelseal init under podman kube play', () => {
+  let allowed: PlayedPod;
+  let volume: string;
+
+  it('a correctly signed model: init exits 0, the server starts, reads the files, cannot write them', async () => {
+    allowed = await play('good', world.refs.good);
+    const init = await containerState(`${allowed.name}-${INIT}`);
+    expect(init, allowed.play.stderr).toMatchObject({ exitCode: 0 });
+    expect(await waitExit(`${allowed.name}-server`)).toBe(0);
+    const out = await logs(`${allowed.name}-server`);
+    const text = out.stdout + out.stderr;
+    expect(text).toContain('SERVER_STARTED');
+    expect(text).toContain('"model_type":"tiny"');
+    expect(text).toContain(`${sha(world.goodFiles['weights.dat']!)}  /models/model/weights.dat`);
+    expect(text).toContain('MODE 555 /models/model');
+    expect(text).toContain('MODE 444 /models/model/weights.dat');
+    expect(text).toContain('WRITE_REFUSED');
+    expect(text).toContain('CREATE_REFUSED');
+    expect(text).toMatch(/Read-only file system/);
+    expect(text).toContain('model.receipt.json');
+
+    const lines = await decisions(allowed);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({
+      event_type: 'weight_integrity_check',
+      outcome: 'allowed',
+      pod_name: allowed.name,
+      namespace: expect.any(String),
+      model: world.refs.good,
+      resolved_digest: expect.stringMatching(/^sha256:[0-9a-f]{64}$/),
+      root_digest: expect.stringMatching(/^[0-9a-f]{64}$/),
+      signer: expect.stringMatching(/^key:[0-9a-f]{64}$/),
+      code: 'OK',
+      timestamp_utc: expect.stringMatching(/Z$/),
+    });
+  });
+
+  it('the init container ran as non-root, read-only root, no privileges, no capabilities, under the shipped seccomp profile', async () => {
+    const spec = await runtimeSpec(`${allowed.name}-${INIT}`);
+    expect(spec.process.user).toMatchObject({ uid: 65532, gid: 65532 });
+    expect(spec.root.readonly).toBe(true);
+    expect(spec.process.noNewPrivileges).toBe(true);
+    for (const set of ['bounding', 'effective', 'permitted', 'inheritable', 'ambient']) {
+      expect(spec.process.capabilities?.[set] ?? []).toEqual([]);
+    }
+    const shipped = JSON.parse(await readFile(path.join(REPO, 'init-container/seccomp.json'), 'utf8'));
+    const applied = spec.linux.seccomp;
+    expect(applied.defaultAction).toBe('SCMP_ACT_ERRNO');
+    expect(applied.defaultErrnoRet).toBe(shipped.defaultErrnoRet);
+    const allowedNames = applied.syscalls.filter((s: { action: string }) => s.action === 'SCMP_ACT_ALLOW').flatMap((s: { names: string[] }) => s.names);
+    expect(allowedNames.sort()).toEqual([...shipped.syscalls[0].names].sort());
+  });
+
+  it('the profile is enforced: a syscall outside it fails inside the init image', async () => {
+    // setpriority is nothing modelseal init does; under the profile it must fail with ENOSYS.
+    const r = await podman(
+      [
+        'run', '--rm', '--network', 'none', '--read-only', '--cap-drop', 'ALL', '--security-opt', 'no-new-privileges',
+        '--security-opt', `seccomp=${path.join(REPO, 'init-container/seccomp.json')}`,
+        '--entrypoint', '/nodejs/bin/node', initImage,
+        '-e', "try { require('os').setPriority(0, 5); console.log('ALLOWED') } catch (e) { console.log('DENIED', e.code) }",
+      ],
+      { allowFail: true },
+    );
+    expect(r.stdout.trim(), r.stderr).toBe('DENIED ENOSYS');
+  });
+
+  it('audit passes on the deployed files, and fails after a file in the volume is changed', async () => {
+    const { stdout } = await podman(['inspect', `${allowed.name}-server`, '--format', '{{json .Mounts}}']);
+    const mounts = JSON.parse(stdout) as Array<{ Destination: string; Source: string }>;
+    volume = mounts.find((m) => m.Destination === '/models')!.Source;
+    const audit = () =>
+      podman(
+        [
+          'run', '--rm', '--network', 'none', '--read-only',
+          '-v', `${volume}:/models:ro`, '-v', `${world.keysDir}:/keys:ro`,
+          '--entrypoint', '/nodejs/bin/node', initImage,
+          '/app/bin/modelseal', 'audit', '/models/model', '--receipt', '/models/model.receipt.json', '--public-key', '/keys/release.pub', '--json',
+        ],
+        { allowFail: true },
+      );
+    const ok = await audit();
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(JSON.parse(ok.stdout)).toMatchObject({ ok: true, files: { changed: [], missing: [], extra: [] } });
+
+    // Someone with host access edits a weight in place (root ignores the 0444 mode).
+    const weights = path.join(volume, 'model/weights.dat');
+    const buf = await readFile(weights);
+    buf[42] = buf[42]! ^ 1;
+    await writeFile(weights, buf);
+    const bad = await audit();
+    expect(bad.code).toBe(4);
+    expect(JSON.parse(bad.stdout)).toMatchObject({ ok: false, code: 'DIGEST_MISMATCH', files: { changed: ['weights.dat'] } });
+  });
+
+  for (const scenario of ['tampered', 'wrongSigner', 'unsigned', 'unreachable'] as const) {
+    it(`${scenario}: init exits ${EXPECTED[scenario].exit}, the server never starts, the log says ${EXPECTED[scenario].outcome}`, async () => {
+      const pod = await play(scenario, world.refs[scenario]);
+      expect(pod.play.code).not.toBe(0);
+      expect(pod.play.stderr).toContain(`exited with code ${EXPECTED[scenario].exit}`);
+      expect(await containerState(`${pod.name}-${INIT}`)).toMatchObject({ exitCode: EXPECTED[scenario].exit });
+      const server = await containerState(`${pod.name}-server`);
+      expect(server.status).toBe('created');
+      expect(server.startedAt).toMatch(/^0001-01-01/);
+      const lines = await decisions(pod);
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatchObject({
+        event_type: 'weight_integrity_check',
+        outcome: EXPECTED[scenario].outcome,
+        exit_code: EXPECTED[scenario].exit,
+        pod_name: pod.name,
+        model: world.refs[scenario],
+        timestamp_utc: expect.any(String),
+      });
+      for (const field of ['namespace', 'resolved_digest', 'root_digest', 'signer', 'reason', 'code']) expect(lines[0]).toHaveProperty(field);
+      if (scenario === 'tampered') expect(lines[0]!.signer).toMatch(/^key:/);
+    });
+  }
+});

@@ -1,0 +1,50 @@
+import { Command } from 'commander';
+import { inspectOci, type InspectReport } from '../sources/oci/inspect.js';
+import { addTrustFlags, resolveTrust, type Method, type TrustFlags } from './common.js';
+import { addOciFlags, ociClientOptions, type OciFlags } from './oci-options.js';
+import { action, emit } from './output.js';
+
+interface InspectFlags extends TrustFlags, OciFlags {
+  json?: boolean;
+}
+
+/** The method implied by the trust flags given, if any (inspect verifies only when asked). */
+function impliedMethod(f: TrustFlags): Method | undefined {
+  if (f.publicKey) return 'key';
+  if (f.certChain?.length) return 'certificate';
+  if (f.identity !== undefined || f.identityRegexp !== undefined) return 'sigstore';
+  return undefined;
+}
+
+export function inspectCommand(): Command {
+  const cmd = new Command('inspect')
+    .description('show an OCI model artefact: format, files, sizes, signatures found (verified when trust flags or --policy are given)')
+    .argument('<reference>', 'oci://host[:port]/repo[:tag][@sha256:…]')
+    .option('--json', 'print the report as JSON');
+  addTrustFlags(cmd, true);
+  addOciFlags(cmd);
+  cmd.action(action(async (reference: string, f: InspectFlags) => {
+    const method = impliedMethod(f);
+    const authorities = method || f.policy ? (await resolveTrust(reference, method, f)).authorities : undefined;
+    const report = await inspectOci(reference, { ...ociClientOptions(f), ...(authorities ? { authorities } : {}) });
+    emit(!!f.json, render(report), report);
+  }));
+  return cmd;
+}
+
+function render(r: InspectReport): string {
+  const lines = [
+    `${r.reference}`,
+    `  digest: ${r.resolvedDigest}`,
+    `  format: ${r.format} (${r.artifactType ?? r.configMediaType})`,
+    `  files (${r.files.length}):`,
+    ...r.files.map((f) => `    ${f.path}  ${f.size} bytes  ${f.packed}${f.sha256 ? `  sha256:${f.sha256}` : ''}`),
+    `  signatures (${r.signatures.length}, referrers via ${r.referrersVia}):`,
+    ...r.signatures.map((s) => {
+      const state = s.verified === undefined ? 'not checked' : s.verified ? `VERIFIED ${s.signer?.method} ${s.signer?.identity}` : `NOT VERIFIED${s.reason ? `: ${s.reason}` : ''}${s.mismatches ? `: ${s.mismatches.join(', ')}` : ''}`;
+      return `    ${s.kind}  ${s.origin}  ${state}`;
+    }),
+    ...(r.problems.length ? ['  problems:', ...r.problems.map((p) => `    ${p}`)] : []),
+  ];
+  return lines.join('\n');
+}

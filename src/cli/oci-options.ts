@@ -1,0 +1,47 @@
+import { Option, type Command } from 'commander';
+import { ModelsealError } from '../errors.js';
+import type { OciClientOptions } from '../sources/oci/client.js';
+
+/** Registry flags shared by pull, publish and inspect (skopeo/podman spellings where they exist). */
+export interface OciFlags {
+  registryAuthFile?: string;
+  insecureHttp?: boolean;
+  caFile?: string;
+  registryUsername?: string;
+  registryRetries?: string;
+  manifestLimit?: string;
+}
+
+export function addOciFlags(cmd: Command): Command {
+  return cmd
+    .option('--registry-auth-file <file>', 'docker config.json / auth.json / .dockerconfigjson (default: REGISTRY_AUTH_FILE, $DOCKER_CONFIG, ~/.docker/config.json, mounted Secret)')
+    .option('--insecure-http', 'talk plain HTTP to the registry (loopback/test registries only); never a fallback from HTTPS')
+    .option('--ca-file <file>', 'PEM CA bundle trusted in addition to the system roots')
+    .option('--registry-username <user>', 'registry user; the password is read from MODELSEAL_REGISTRY_PASSWORD (never from argv)')
+    .addOption(new Option('--registry-retries <n>', 'retries for 429/5xx/resets and resumes of cut downloads').default('4'))
+    .addOption(new Option('--manifest-limit <bytes>', 'largest manifest accepted').default(String(4 * 1024 * 1024)).hideHelp());
+}
+
+function intFlag(v: string | undefined, name: string, min: number, max: number): number | undefined {
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) throw new ModelsealError('USAGE', `--${name} must be an integer from ${min} to ${max}`);
+  return Number(v);
+}
+
+/** Flags → client options. Credentials given by flag override config files and helpers. */
+export function ociClientOptions(f: OciFlags, env: NodeJS.ProcessEnv = process.env): OciClientOptions {
+  const o: OciClientOptions = { env };
+  if (f.registryAuthFile) o.authFile = f.registryAuthFile;
+  if (f.insecureHttp) o.plainHttp = true;
+  if (f.caFile) o.caFile = f.caFile;
+  if (f.registryUsername !== undefined) {
+    const password = env.MODELSEAL_REGISTRY_PASSWORD;
+    if (password === undefined) throw new ModelsealError('USAGE', '--registry-username needs MODELSEAL_REGISTRY_PASSWORD in the environment');
+    o.credentials = { username: f.registryUsername, password };
+  }
+  const retries = intFlag(f.registryRetries, 'registry-retries', 0, 20);
+  if (retries !== undefined) o.retries = retries;
+  const limit = intFlag(f.manifestLimit, 'manifest-limit', 1024, 64 * 1024 * 1024);
+  if (limit !== undefined) o.maxManifestBytes = limit;
+  return o;
+}

@@ -97,13 +97,8 @@ export async function publishOci(opts: PublishOptions): Promise<PublishResult> {
         },
       });
     }
-    const seen = new Set<string>();
-    const uploads = layers.filter((l, i) => {
-      const key = l.digest;
-      if (seen.has(key)) return false;
-      seen.add(key);
-      return i >= 0;
-    });
+    // Identical files share one blob: upload each digest once.
+    const uploads = [...new Map(layers.map((l) => [l.digest, l])).values()];
     await forEachLimit(uploads, opts.concurrency ?? 4, async (l) => {
       const file = path.join(opts.dir, l.annotations![ANNOTATION.cncfFilepath]!);
       // The registry hashes what it receives and refuses the PUT if it is not `digest`.

@@ -7,7 +7,9 @@ import { pipeline } from 'node:stream/promises';
 import { ModelsealError } from './errors.js';
 import { ResourceHasher } from './hashing/stream.js';
 import { assertReportClean, compareResources, signedFiles } from './manifest/compare.js';
-import { assertSafeRelativePath } from './manifest/names.js';
+import { assertSafeRelativePath, GIT_IGNORE_PATHS } from './manifest/names.js';
+import { DEFAULT_SHARD_SIZE, hashModelFiles } from './manifest/serialize.js';
+import { listModelFiles } from './manifest/walk.js';
 import type { Manifest, Resource } from './manifest/types.js';
 import { Staging, writeReceiptFile } from './placement/staging.js';
 import type { Receipt } from './placement/receipt.js';
@@ -22,8 +24,13 @@ export interface PullOptions {
   reference: string;
   source: ModelSource;
   authorities: Authority[];
-  /** Final directory for the verified model. */
-  into: string;
+  /** Final directory for the verified model (pull mode). */
+  into?: string;
+  /**
+   * Verify-in-place mode: the model is already on disk here (a PVC, a hostPath cache, an image
+   * volume); the source supplies only the signatures. Nothing is copied or moved.
+   */
+  inPlaceDir?: string;
   /** Skip (never place) files the signature does not cover, instead of refusing. */
   ignoreUnsignedFiles?: boolean;
   concurrency?: number;
@@ -83,7 +90,10 @@ export function planFetch(manifest: Manifest, entries: SourceEntry[], ignoreUnsi
   }
   const missing = [...signed.keys()].filter((p) => !byPath.has(p));
   if (missing.length > 0) throw new ModelsealError('FILE_MISSING', `signed file missing from source: ${missing.slice(0, 5).join(', ')}`);
-  const extra = [...byPath.keys()].filter((p) => !signed.has(p));
+  // Shard signatures cannot represent empty files (trap T4): such a file is neither signed nor
+  // unsigned bytes. It is not placed, and not an error (the reference verifier accepts it too).
+  const shards = manifest.serialization.method === 'shards';
+  const extra = [...byPath.values()].filter((e) => !signed.has(e.path) && !(shards && e.size === 0)).map((e) => e.path);
   if (extra.length > 0 && !ignoreUnsignedFiles) {
     throw new ModelsealError('FILE_UNSIGNED', `source has unsigned file: ${extra.slice(0, 5).join(', ')} (use --ignore-unsigned-files to skip them)`);
   }
@@ -103,8 +113,46 @@ export function planFetch(manifest: Manifest, entries: SourceEntry[], ignoreUnsi
   return wanted;
 }
 
+/**
+ * Verify a model already on disk against the signatures its source provides: same signature,
+ * comparison and policy steps as a pull, hashing in the worker pool instead of while streaming.
+ */
+async function verifyInPlace(opts: PullOptions, dir: string): Promise<PullResult> {
+  const { source } = opts;
+  try {
+    const resolved = await source.resolve();
+    const candidates = await source.signatures();
+    const { verified, candidate } = await verifyCandidates(candidates, opts.authorities);
+    const manifest = verified.manifest;
+    const s = manifest.serialization;
+    const ignores = [...new Set([...s.ignorePaths, ...GIT_IGNORE_PATHS, 'model.sig'])];
+    const files = await listModelFiles(dir, { allowSymlinks: false, ignorePaths: ignores });
+    const local = files.length === 1 ? mapSingleFileNames(manifest, files[0]!.rel) : manifest;
+    const actual = await hashModelFiles(files, s.method, s.hashType, s.shardSize ?? DEFAULT_SHARD_SIZE);
+    const report = compareResources(local, actual, { ignoreUnsignedFiles: opts.ignoreUnsignedFiles ?? false });
+    assertReportClean(report);
+    const signedPaths = new Set(signedFiles(local).keys());
+    const placed = files.filter((f) => signedPaths.has(f.rel));
+    const extraReceipt =
+      (await opts.beforeCommit?.({ dir, files: placed.map((f) => f.rel), manifest: local, resolved, candidates, verified })) ?? {};
+    const placedAt = path.resolve(dir);
+    const sizes = new Map(placed.map((f) => [f.rel, f.size]));
+    const receipt = buildReceipt(opts, resolved, local, verified, candidate, placed.map((f) => ({ path: f.rel })), sizes, placedAt, extraReceipt);
+    const receiptPath = opts.receiptPath ?? `${placedAt}.receipt.json`;
+    await writeReceiptFile(receiptPath, JSON.stringify(receipt, null, 2) + '\n', placedAt);
+    return { receipt, receiptPath: path.resolve(receiptPath), placedAt };
+  } finally {
+    await source.close();
+  }
+}
+
 /** The one pipeline: resolve → verify signature → plan → stream+hash into staging → commit → receipt. */
 export async function pull(opts: PullOptions): Promise<PullResult> {
+  if ((opts.into === undefined) === (opts.inPlaceDir === undefined)) {
+    throw new ModelsealError('USAGE', 'pull needs exactly one of: a target directory, or a directory to verify in place');
+  }
+  if (opts.inPlaceDir !== undefined) return verifyInPlace(opts, opts.inPlaceDir);
+  const into = opts.into!;
   const { source } = opts;
   const resolved = await source.resolve();
   const candidates = await source.signatures();
@@ -114,7 +162,7 @@ export async function pull(opts: PullOptions): Promise<PullResult> {
   const manifest = entries.length === 1 ? mapSingleFileNames(verified.manifest, entries[0]!.path) : verified.manifest;
   const wanted = planFetch(manifest, entries, opts.ignoreUnsignedFiles ?? false);
 
-  const staging = await Staging.create(opts.into);
+  const staging = await Staging.create(into);
   try {
     const actual = await fetchIntoStaging(source, staging, manifest, wanted, opts);
     const report = compareResources(manifest, actual.resources, { ignoreUnsignedFiles: false });

@@ -1,4 +1,3 @@
-import { createPublicKey } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Option, type Command } from 'commander';
@@ -10,7 +9,7 @@ import { authoritiesFor } from '../policy/authorities.js';
 import { loadPolicy } from '../policy/load.js';
 import { ruleFor } from '../policy/match.js';
 import type { ModelRule, TrustPolicy } from '../policy/types.js';
-import { parseCertificates } from '../policy/authorities.js';
+import { loadCertificates, loadPublicKeys } from '../signing/keys.js';
 import { loadTrustedRootFile } from '../verification/trust-input.js';
 import type { Authority } from '../verification/types.js';
 
@@ -47,15 +46,10 @@ export async function authoritiesFromFlags(method: Method, f: TrustFlags): Promi
   switch (method) {
     case 'key': {
       if (!f.publicKey) throw new ModelsealError('USAGE', 'verify key needs --public-key');
-      const pem = await readFile(f.publicKey).catch(() => {
+      const pem = await readFile(f.publicKey, 'utf8').catch(() => {
         throw new ModelsealError('KEY_INVALID', `cannot read public key ${f.publicKey}`);
       });
-      try {
-        const key = createPublicKey(pem);
-        return [{ kind: 'key', name: path.basename(f.publicKey), publicKeys: [key] }];
-      } catch (err) {
-        throw new ModelsealError('KEY_INVALID', `${f.publicKey} is not a PEM public key: ${(err as Error).message}`);
-      }
+      return [{ kind: 'key', name: path.basename(f.publicKey), publicKeys: loadPublicKeys(pem, f.publicKey) }];
     }
     case 'certificate': {
       if (!f.certChain?.length) throw new ModelsealError('USAGE', 'verify certificate needs --cert-chain with the trust anchor(s); there is no silent fallback to system roots');
@@ -64,7 +58,7 @@ export async function authoritiesFromFlags(method: Method, f: TrustFlags): Promi
         const pem = await readFile(file, 'utf8').catch(() => {
           throw new ModelsealError('KEY_INVALID', `cannot read certificate ${file}`);
         });
-        anchors.push(...parseCertificates(pem, file));
+        anchors.push(...loadCertificates(pem, file));
       }
       return [{ kind: 'certificate', name: 'cert-chain', anchors }];
     }

@@ -1,7 +1,8 @@
 import { Command } from 'commander';
 import { access, writeFile } from 'node:fs/promises';
 import { ModelsealError } from '../errors.js';
-import { generateKeyPair, readPassword } from '../signing/keys.js';
+import { generateKeyPair } from '../signing/cosign-key.js';
+import { promptPassword } from '../signing/password.js';
 import { action, emit } from './output.js';
 
 export function generateKeyPairCommand(): Command {
@@ -16,11 +17,21 @@ export function generateKeyPairCommand(): Command {
         for (const file of [keyFile, pubFile]) {
           if (await access(file).then(() => true, () => false)) throw new ModelsealError('USAGE', `${file} already exists; refusing to overwrite a key`);
         }
-        const password = await readPassword('Enter password for private key: ', { confirm: true });
+        const password = await newPassword();
         const { privatePem, publicPem } = await generateKeyPair(password);
         await writeFile(keyFile, privatePem, { mode: 0o600, flag: 'wx' });
         await writeFile(pubFile, publicPem, { mode: 0o644, flag: 'wx' });
         emit(!!f.json, `Private key written to ${keyFile}\nPublic key written to ${pubFile}`, { ok: true, privateKey: keyFile, publicKey: pubFile });
       }),
     );
+}
+
+/** cosign's order: COSIGN_PASSWORD (empty allowed), else ask twice on the terminal. */
+async function newPassword(): Promise<string> {
+  const fromEnv = process.env.COSIGN_PASSWORD;
+  if (fromEnv !== undefined) return fromEnv;
+  const first = await promptPassword('Enter password for private key: ');
+  const again = await promptPassword('Enter password for private key again: ');
+  if (first !== again) throw new ModelsealError('KEY_PASSWORD', 'passwords do not match');
+  return first;
 }

@@ -1,9 +1,16 @@
 import { Command, CommanderError } from 'commander';
 import { ExitCode } from '../errors.js';
 import { VERSION } from '../version.js';
+import { auditCommand } from './audit.js';
+import { signBlobCommand, verifyBlobCommand } from './blob.js';
 import { digestCommand } from './digest.js';
+import { initCommand } from './init.js';
+import { inspectCommand } from './inspect.js';
 import { generateKeyPairCommand } from './keys.js';
+import { publishCommand } from './publish.js';
+import { pullCommand } from './pull.js';
 import { signCommand } from './sign.js';
+import { trustCommand } from './trust.js';
 import { verifyCommand } from './verify.js';
 
 export function buildProgram(): Command {
@@ -12,7 +19,21 @@ export function buildProgram(): Command {
     .version(VERSION)
     .showHelpAfterError()
     .exitOverride();
-  for (const make of [digestCommand, signCommand, verifyCommand, generateKeyPairCommand]) program.addCommand(make());
+  const commands = [
+    digestCommand,
+    signCommand,
+    verifyCommand,
+    generateKeyPairCommand,
+    signBlobCommand,
+    verifyBlobCommand,
+    publishCommand,
+    pullCommand,
+    inspectCommand,
+    initCommand,
+    auditCommand,
+    trustCommand,
+  ];
+  for (const make of commands) program.addCommand(make());
   // Every nested command reports usage errors through the same path (exit 2).
   const override = (cmd: Command) => {
     cmd.exitOverride();

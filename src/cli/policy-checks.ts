@@ -39,6 +39,11 @@ export async function countAgreeingAuthorities(staged: StagedModel, authorities:
 export function policyChecks(o: PolicyCheckOptions) {
   return async (staged: StagedModel): Promise<Partial<Pick<Receipt, 'sbom' | 'cosign'>>> => {
     const extra: Partial<Pick<Receipt, 'sbom' | 'cosign'>> = {};
+    if (o.requireCosign) {
+      if (!staged.resolved.resolvedDigest) throw new ModelsealError('POLICY_VIOLATION', 'policy requires a cosign signature, which only OCI artefacts carry');
+      const { verifyCosignSignatures } = await import('../verification/cosign.js');
+      extra.cosign = await verifyCosignSignatures(staged.candidates, staged.resolved.resolvedDigest, o.authorities, { throwIfNone: true });
+    }
     if (o.threshold > 1) {
       const agreeing = await countAgreeingAuthorities(staged, o.authorities);
       if (agreeing.length < o.threshold) {

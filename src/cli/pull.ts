@@ -5,7 +5,7 @@ import { pull } from '../pull.js';
 import { openSource, sourceKind } from '../sources/index.js';
 import type { Authority } from '../verification/types.js';
 import { addTrustFlags, authoritiesFromFlags, resolveTrust, type Method, type TrustFlags } from './common.js';
-import { addOciFlags, ociOptionsFromFlags } from './oci-options.js';
+import { addOciFlags, ociClientOptions, type OciFlags } from './oci-options.js';
 import { action, emit } from './output.js';
 import { policyChecks } from './policy-checks.js';
 import { addS3Flags, s3OptionsFromFlags } from './s3-options.js';
@@ -67,7 +67,7 @@ async function runPull(reference: string, f: PullFlags): Promise<void> {
     const rule = trust.rule;
     const kind = sourceKind(reference);
     const source = await openSource(reference, {
-      ...(kind === 'oci' ? { oci: await ociOptionsFromFlags(f) } : {}),
+      ...(kind === 'oci' ? { oci: ociClientOptions(f as OciFlags) } : {}),
       ...(kind === 's3' ? { s3: s3OptionsFromFlags(f, rule?.requireObjectLock ?? false) } : {}),
       signaturePath: f.signature,
     });

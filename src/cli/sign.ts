@@ -60,15 +60,16 @@ export function addSignerFlags(cmd: Command, method: Method): Command {
 
 /** Build the signer a method's flags describe (keys are parsed and checked here, at the edge). */
 export async function signerFromFlags(method: Method, f: SignerFlags): Promise<SignerSpec> {
-  if (method === 'key') return { kind: 'key', privateKey: await loadPrivateKey(f.privateKey!) };
+  const read = (p: string) =>
+    readFile(p, 'utf8').catch(() => {
+      throw new ModelsealError('KEY_INVALID', `cannot read ${p}`);
+    });
+  const privateKey = async () => loadPrivateKey(await read(f.privateKey!), f.privateKey!);
+  if (method === 'key') return { kind: 'key', privateKey: await privateKey() };
   if (method === 'certificate') {
-    const read = (p: string) =>
-      readFile(p, 'utf8').catch(() => {
-        throw new ModelsealError('KEY_INVALID', `cannot read ${p}`);
-      });
     const chainPems: string[] = [];
     for (const c of f.certChain ?? []) chainPems.push(await read(c));
-    return { kind: 'certificate', privateKey: await loadPrivateKey(f.privateKey!), leafPem: await read(f.signingCert!), chainPems };
+    return { kind: 'certificate', privateKey: await privateKey(), leafPem: await read(f.signingCert!), chainPems };
   }
   const identityToken = f.identityToken ?? process.env.SIGSTORE_ID_TOKEN;
   if (!identityToken) throw new ModelsealError('USAGE', 'sign sigstore needs --identity-token or $SIGSTORE_ID_TOKEN (keyless signing is online)');

@@ -26,7 +26,7 @@ export function verifyCommand(): Command {
       .option('--ignore-unsigned-files', 'do not fail on files the signature does not cover')
       .option('--allow-symlinks', 'follow symlinks that stay inside the model directory', false)
       .option('--json', 'print the result as JSON');
-    addTrustFlags(sub, true);
+    addTrustFlags(sub, method !== 'policy');
     if (method === 'policy') sub.requiredOption('--policy <file>', 'trust policy file');
     sub.action(action((model: string, f: VerifyFlags) => runVerify(model, method === 'policy' ? undefined : method, f)));
     verify.addCommand(sub);

@@ -1,7 +1,7 @@
-import { X509Certificate, createPublicKey } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ModelsealError } from '../errors.js';
+import { loadCertificates, loadPublicKeys } from '../signing/keys.js';
 import type { Authority } from '../verification/types.js';
 import { loadTrustedRootFile } from '../verification/trust-input.js';
 import type { AuthoritySpec, ModelRule, TrustPolicy } from './types.js';
@@ -13,31 +13,15 @@ async function readRelative(base: string, file: string, what: string): Promise<B
   });
 }
 
-/** Split a PEM bundle into certificates. */
-export function parseCertificates(pem: string, what: string): X509Certificate[] {
-  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
-  if (blocks.length === 0) throw new ModelsealError('KEY_INVALID', `${what} holds no PEM certificate`);
-  return blocks.map((b) => {
-    try {
-      return new X509Certificate(b);
-    } catch (err) {
-      throw new ModelsealError('KEY_INVALID', `${what} holds an unreadable certificate: ${(err as Error).message}`);
-    }
-  });
-}
 
 async function buildAuthority(policy: TrustPolicy, name: string, spec: AuthoritySpec): Promise<Authority> {
   if ('key' in spec) {
     const pem = await readRelative(policy.source, spec.key.publicKey, 'public key');
-    try {
-      return { kind: 'key', name, publicKeys: [createPublicKey(pem)] };
-    } catch (err) {
-      throw new ModelsealError('POLICY_INVALID', `authority ${name}: public key is unreadable: ${(err as Error).message}`);
-    }
+    return { kind: 'key', name, publicKeys: loadPublicKeys(pem.toString('utf8'), `authority ${name} public key`) };
   }
   if ('certificate' in spec) {
     const anchors = [];
-    for (const r of spec.certificate.roots) anchors.push(...parseCertificates((await readRelative(policy.source, r, 'root')).toString(), r));
+    for (const r of spec.certificate.roots) anchors.push(...loadCertificates((await readRelative(policy.source, r, 'root')).toString(), r));
     return { kind: 'certificate', name, anchors };
   }
   const k = spec.keyless;

@@ -1,18 +1,32 @@
+import os from 'node:os';
+import path from 'node:path';
 import { readFile, stat } from 'node:fs/promises';
 import { ModelsealError } from '../errors.js';
+import { publicGoodTrustedRoot } from '../trust/public-good.js';
 
 const MAX_TRUST_BYTES = 4 * 1024 * 1024;
 
-/** The public-good Sigstore trusted root snapshot shipped with modelseal (refresh: `modelseal trust refresh`). */
-export const DEFAULT_TRUSTED_ROOT = new URL('../../trust/public-good-trusted-root.json', import.meta.url);
+/** Where `modelseal trust refresh` keeps the root it fetched through TUF. */
+export function refreshedTrustRootPath(): string {
+  const base = process.env.XDG_CONFIG_HOME ?? path.join(os.homedir(), '.config');
+  return path.join(base, 'modelseal', 'trusted_root.json');
+}
 
 /**
  * Read a trusted_root.json or ClientTrustConfig (parsed JSON; the sigstore verifier unwraps
- * `trustedRoot`). Without a path, the shipped public-good snapshot.
+ * `trustedRoot`). Without a path: $MODELSEAL_TRUST_ROOT, else the root `modelseal trust refresh`
+ * fetched, else the shipped public-good snapshot.
  */
 export async function loadTrustedRootFile(file?: string): Promise<unknown> {
-  const target = file ?? DEFAULT_TRUSTED_ROOT;
-  const where = String(file ?? 'the bundled public-good trusted root');
+  if (file === undefined) {
+    const configured = process.env.MODELSEAL_TRUST_ROOT;
+    if (configured) return loadTrustedRootFile(configured);
+    const refreshed = refreshedTrustRootPath();
+    if (await stat(refreshed).then((s) => s.isFile(), () => false)) return loadTrustedRootFile(refreshed);
+    return publicGoodTrustedRoot();
+  }
+  const target = file;
+  const where = file;
   const st = await stat(target).catch(() => {
     throw new ModelsealError('CONFIG_INVALID', `trusted root ${where} cannot be read`);
   });

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ModelsealError } from '../errors.js';
@@ -7,6 +6,7 @@ import { analyzeModelFile, type AnalyzedFile } from '../formats/scan.js';
 import { rootDigest } from '../manifest/digest.js';
 import { serializeDirectory } from '../manifest/serialize.js';
 import type { Manifest } from '../manifest/types.js';
+import { VERSION } from '../version.js';
 import { buildCycloneDx, type BaseModelRef, type CdxBom, type SbomInput } from './cyclonedx.js';
 import { collectModelFacts, type ModelFacts } from './facts.js';
 import { buildSpdx3, type SpdxDocumentJson } from './spdx.js';
@@ -40,15 +40,6 @@ export interface GeneratedSbom {
   findings: Finding[];
 }
 
-export function toolVersion(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
-    return pkg.version ?? '0.0.0';
-  } catch {
-    return '0.0.0';
-  }
-}
-
 export function parseBaseModel(spec: string): BaseModelRef {
   const m = /^(.+)@(?:sha256:)?([0-9a-fA-F]{64})$/.exec(spec);
   if (!m) throw new ModelsealError('USAGE', `--base-model must be REF@sha256:<64 hex digits>, not ${JSON.stringify(spec)}`);
@@ -73,7 +64,7 @@ export async function generateSbom(modelPath: string, opts: GenerateOptions): Pr
   for (const r of manifest.resources) files.push(await analyzeModelFile(root, r.name));
   const facts = await collectModelFacts(root, manifest.modelName, files);
   const input: SbomInput = {
-    facts, resources: manifest.resources, rootDigest: digest, files, toolVersion: toolVersion(),
+    facts, resources: manifest.resources, rootDigest: digest, files, toolVersion: VERSION,
     timestamp: opts.timestamp ?? new Date(), ...(baseModel ? { baseModel } : {}),
   };
   let document: CdxBom | SpdxDocumentJson;

@@ -3,7 +3,9 @@
 # that a tampered byte and an unsigned extra file are refused with their documented exit codes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ms() { node bin/modelseal "$@"; }
+# The repo pins Node 24 (npm `node` package); use it even when this script is run outside npm.
+NODE=node; [ -x node_modules/.bin/node ] && NODE=node_modules/.bin/node
+ms() { "$NODE" bin/modelseal "$@"; }
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 export MODELSEAL_LOG_LEVEL=${MODELSEAL_LOG_LEVEL:-warn}
 export COSIGN_PASSWORD=${COSIGN_PASSWORD:-demo-password}

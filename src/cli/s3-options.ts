@@ -8,6 +8,7 @@ export interface S3Flags {
   s3Region?: string;
   s3ForcePathStyle?: boolean;
   requireObjectLock?: boolean;
+  s3PartSize?: string;
 }
 
 /** Add the S3 connection flags to a command that takes s3:// references. Credentials: AWS SDK default chain only. */
@@ -16,7 +17,8 @@ export function addS3Flags(cmd: Command): Command {
     .option('--s3-endpoint <url>', 'S3-compatible endpoint (MinIO, Ceph, Swift s3api, …); default AWS')
     .option('--s3-region <region>', 'S3 region (default: AWS_REGION / profile; us-east-1 with --s3-endpoint)')
     .option('--s3-force-path-style', 'address buckets as <endpoint>/<bucket> (most non-AWS stores need this)')
-    .option('--require-object-lock', 'refuse S3 objects without an Object Lock retention period or legal hold');
+    .option('--require-object-lock', 'refuse S3 objects without an Object Lock retention period or legal hold')
+    .option('--s3-part-size <MiB>', 'ranged GET size in MiB (default 8); larger suits stores where each range costs a whole-object read');
 }
 
 /**
@@ -45,6 +47,12 @@ export function s3OptionsFromFlags(flags: S3Flags | Record<string, unknown>, pol
     opts.region = region;
   }
   if (f.s3ForcePathStyle === true) opts.forcePathStyle = true;
+  const part = f.s3PartSize;
+  if (part !== undefined) {
+    const mib = Number(part);
+    if (!Number.isInteger(mib) || mib < 1 || mib > 4096) throw new ModelsealError('USAGE', '--s3-part-size must be a whole number of MiB, 1..4096');
+    opts.partSize = mib * 1024 * 1024;
+  }
   if (f.requireObjectLock === true || policyRequiresObjectLock) opts.requireObjectLock = true;
   return opts;
 }

@@ -37,10 +37,16 @@ describe('parseS3Url', () => {
 });
 
 describe('S3 CLI flags', () => {
-  it('adds the four flags and converts them', () => {
+  it('adds the flags and converts them', () => {
     const cmd = addS3Flags(new Command('pull').exitOverride());
-    cmd.parse(['--s3-endpoint', 'http://127.0.0.1:9000', '--s3-region', 'eu-west-1', '--s3-force-path-style', '--require-object-lock'], { from: 'user' });
-    expect(s3OptionsFromFlags(cmd.opts())).toEqual({ endpoint: 'http://127.0.0.1:9000', region: 'eu-west-1', forcePathStyle: true, requireObjectLock: true });
+    cmd.parse(['--s3-endpoint', 'http://127.0.0.1:9000', '--s3-region', 'eu-west-1', '--s3-force-path-style', '--require-object-lock', '--s3-part-size', '64'], { from: 'user' });
+    expect(s3OptionsFromFlags(cmd.opts())).toEqual({
+      endpoint: 'http://127.0.0.1:9000',
+      region: 'eu-west-1',
+      forcePathStyle: true,
+      requireObjectLock: true,
+      partSize: 64 * 1024 * 1024,
+    });
     expect(s3OptionsFromFlags({})).toEqual({});
     expect(s3OptionsFromFlags({}, true)).toEqual({ requireObjectLock: true });
   });
@@ -49,6 +55,8 @@ describe('S3 CLI flags', () => {
     [{ s3Endpoint: 'not a url' }],
     [{ s3Endpoint: 'http://key:secret@host' }],
     [{ s3Region: 'EU WEST' }],
+    [{ s3PartSize: '0' }],
+    [{ s3PartSize: '1.5' }],
   ])('rejects %j with USAGE', (f) => {
     expect(() => s3OptionsFromFlags(f)).toThrow(expect.objectContaining({ code: 'USAGE' }));
   });

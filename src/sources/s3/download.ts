@@ -11,8 +11,8 @@ import { s3Url } from './url.js';
 /**
  * Parallel ranged GETs of one object delivered as ONE in-order stream (oci-and-s3.md §4.4).
  * Parts are fetched concurrently, each holding a slot of a semaphore shared by the whole pull
- * until its bytes are handed on, so buffered memory stays ≈ slots × partSize however large
- * the model. The head part streams straight through; later parts wait in a reorder buffer.
+ * until its bytes are handed on, so buffered memory stays ≤ slots × partBuffer (≤ 16 MiB by default)
+ * however large the model. The head part streams straight through; later parts wait in a reorder buffer.
  * Every request is pinned to the resolved VersionId and ETag (§4.5), so an overwrite during the
  * pull is either invisible (versioned) or a clean 412 (unversioned).
  */
@@ -21,20 +21,44 @@ export interface DownloadContext {
   client: S3Client;
   slots: Semaphore;
   partSize: number;
+  /** Most bytes a part ahead of the writer holds before it pauses its body. */
+  partBuffer: number;
   retries: number;
   signal: AbortSignal;
 }
 
-/** Chunks of one part, produced by its GET and consumed in order by the writer. */
+/**
+ * Chunks of one part, produced by its GET and consumed in order by the writer. A part ahead of
+ * the writer buffers at most `cap` bytes, then stops reading its body (TCP backpressure), so
+ * memory stays bounded even with parts far larger than the cap.
+ */
 class PartBuffer {
   private readonly chunks: Buffer[] = [];
+  private buffered = 0;
   private done = false;
   private error: unknown;
   private wake: (() => void) | undefined;
+  private wakeProducer: (() => void) | undefined;
+
+  constructor(private readonly cap: number) {}
 
   push(c: Buffer): void {
     this.chunks.push(c);
+    this.buffered += c.length;
     this.notify();
+  }
+  /** Resolves once the writer has taken what is buffered (immediately while under the cap). */
+  room(signal: AbortSignal): Promise<void> {
+    if (this.buffered < this.cap) return Promise.resolve();
+    if (signal.aborted) return Promise.reject(signal.reason);
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = () => reject(signal.reason);
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.wakeProducer = () => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      };
+    });
   }
   finish(): void {
     this.done = true;
@@ -54,6 +78,10 @@ class PartBuffer {
       if (this.chunks.length) {
         // Hand chunks on and drop our reference so the memory is freed as it is written.
         const batch = this.chunks.splice(0, this.chunks.length);
+        this.buffered = 0;
+        const w = this.wakeProducer;
+        this.wakeProducer = undefined;
+        w?.();
         for (const c of batch) yield c;
         continue;
       }
@@ -108,6 +136,7 @@ async function fetchPart(ctx: DownloadContext, pin: ObjectPin, start: number, en
         }
         offset += chunk.length;
         part.push(chunk);
+        await part.room(ctx.signal);
       }
       if (offset <= end) throw new TruncatedBody(`body ended at byte ${offset} of ${end + 1}`);
       part.finish();
@@ -153,7 +182,7 @@ export async function downloadObject(ctx: DownloadContext, pin: ObjectPin, out: 
   if (pin.size === 0) ranges.push([0, -1]);
   for (let s = 0; s < pin.size; s += ctx.partSize) ranges.push([s, Math.min(pin.size, s + ctx.partSize) - 1]);
 
-  const parts = ranges.map(() => new PartBuffer());
+  const parts = ranges.map(() => new PartBuffer(ctx.partBuffer));
   const launched: Array<Promise<void>> = [];
   let held = 0; // slots acquired by this object and not yet released
   const local = new AbortController();

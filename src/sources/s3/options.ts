@@ -27,6 +27,11 @@ export interface S3Options {
   partSize?: number;
   /** Ranged GETs in flight or buffered at once across all files (default 8): bounds memory at ≈ parts × partSize. */
   parallelParts?: number;
+  /**
+   * Most bytes a part waiting behind an earlier one may buffer (default min(partSize, 16 MiB));
+   * past it the part stops reading its body until the in-order writer reaches it.
+   */
+  maxPartBuffer?: number;
   /** Multipart part size for uploads (default 16 MiB, minimum 5 MiB); files above it go multipart. */
   uploadPartSize?: number;
   /** Resume attempts per download part after a dropped connection or throttling (default 5). */
@@ -39,3 +44,4 @@ export const DEFAULT_PARALLEL_PARTS = 8;
 export const DEFAULT_UPLOAD_PART_SIZE = 16 * MiB;
 export const MIN_UPLOAD_PART_SIZE = 5 * MiB;
 export const DEFAULT_RETRIES = 5;
+export const MAX_PART_BUFFER = 16 * MiB;

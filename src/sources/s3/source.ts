@@ -7,7 +7,7 @@ import { createS3Client } from './client.js';
 import { downloadObject } from './download.js';
 import { isAbort } from './errors.js';
 import { headObject, listKeys, readSmallObject, type ObjectPin } from './objects.js';
-import { DEFAULT_PARALLEL_PARTS, DEFAULT_PART_SIZE, DEFAULT_RETRIES, type S3Options } from './options.js';
+import { DEFAULT_PARALLEL_PARTS, DEFAULT_PART_SIZE, DEFAULT_RETRIES, MAX_PART_BUFFER, type S3Options } from './options.js';
 import { mapLimit, Semaphore } from './pool.js';
 import { parseS3ObjectUrl, parseS3Url, s3Url } from './url.js';
 
@@ -132,10 +132,12 @@ class S3Source implements ModelSource {
     const all = new AbortController();
     const onAbort = () => all.abort(opts.signal!.reason);
     opts.signal?.addEventListener('abort', onAbort, { once: true });
+    const partSize = Math.max(64 * 1024, this.opts.partSize ?? DEFAULT_PART_SIZE);
     const ctx = {
       client: this.client,
       slots: new Semaphore(Math.max(1, this.opts.parallelParts ?? DEFAULT_PARALLEL_PARTS)),
-      partSize: Math.max(64 * 1024, this.opts.partSize ?? DEFAULT_PART_SIZE),
+      partSize,
+      partBuffer: Math.max(64 * 1024, this.opts.maxPartBuffer ?? Math.min(partSize, MAX_PART_BUFFER)),
       retries: this.opts.retries ?? DEFAULT_RETRIES,
       signal: all.signal,
     };

@@ -15,6 +15,8 @@ export interface PublishInput {
   manifest: Manifest;
   bundleJson: string;
   sbomJson?: string;
+  /** The SBOM's signature bundle (in-toto statement, predicate = the SBOM, subject = root digest). */
+  sbomBundleJson?: string;
   oci?: OciClientOptions;
   s3?: S3Options;
   /** OCI only: also sign the pushed manifest digest cosign-style. */
@@ -57,6 +59,7 @@ export async function publish(input: PublishInput): Promise<PublishOutput> {
         bundleJson: input.bundleJson,
         client: input.oci ?? {},
         ...(input.sbomJson ? { sbomJson: input.sbomJson } : {}),
+        ...(input.sbomBundleJson ? { sbomBundleJson: input.sbomBundleJson } : {}),
         ...(input.cosignSigner ? { cosignSigner: input.cosignSigner } : {}),
         modelName: input.manifest.modelName,
       });

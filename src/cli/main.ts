@@ -9,6 +9,7 @@ import { inspectCommand } from './inspect.js';
 import { generateKeyPairCommand } from './keys.js';
 import { publishCommand } from './publish.js';
 import { pullCommand } from './pull.js';
+import { sbomCommand } from './sbom.js';
 import { signCommand } from './sign.js';
 import { trustCommand } from './trust.js';
 import { verifyCommand } from './verify.js';
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
     publishCommand,
     pullCommand,
     inspectCommand,
+    sbomCommand,
     initCommand,
     auditCommand,
     trustCommand,

@@ -1,4 +1,10 @@
+import { createHash } from 'node:crypto';
 import { ModelsealError } from '../errors.js';
+import { enforceScanPolicy, scanDirectory } from '../formats/scan.js';
+import { GIT_IGNORE_PATHS } from '../manifest/names.js';
+import { CYCLONEDX_PREDICATE, SPDX_PREDICATE } from '../sbom/parse.js';
+import { verifySbom } from '../sbom/verify.js';
+import { verifyStatementBundle } from '../verification/blob.js';
 import type { StagedModel } from '../pull.js';
 import type { Receipt } from '../placement/receipt.js';
 import type { Authority } from '../verification/types.js';
@@ -35,10 +41,55 @@ export async function countAgreeingAuthorities(staged: StagedModel, authorities:
   return [...agreeing];
 }
 
+const SBOM_PREDICATES = new Set([CYCLONEDX_PREDICATE, SPDX_PREDICATE]);
+
+/**
+ * A signed SBOM for exactly these files: an SBOM bundle (in-toto statement whose predicate is
+ * the SBOM and whose subject is the model's root digest) from a trusted authority, whose file
+ * list matches the staged files byte for byte.
+ */
+export async function requireSignedSbom(staged: StagedModel, authorities: Authority[]): Promise<NonNullable<Receipt['sbom']>> {
+  const bundles = staged.candidates.filter((c) => c.kind === 'sbom' && looksLikeBundle(c.bytes));
+  if (bundles.length === 0) {
+    const plain = staged.candidates.some((c) => c.kind === 'sbom');
+    throw new ModelsealError('SBOM_REQUIRED', plain ? 'the model has an SBOM but no signed SBOM bundle' : 'the policy requires a signed SBOM and none was found');
+  }
+  let last: unknown;
+  for (const c of bundles) {
+    try {
+      const { statement } = await verifyStatementBundle(c.bytes, authorities);
+      const st = statement as { predicateType?: unknown; predicate?: unknown };
+      if (typeof st.predicateType !== 'string' || !SBOM_PREDICATES.has(st.predicateType)) continue;
+      const doc = Buffer.from(JSON.stringify(st.predicate));
+      const ignorePaths = [...new Set([...staged.manifest.serialization.ignorePaths, ...GIT_IGNORE_PATHS, 'model.sig'])];
+      const v = await verifySbom(doc, staged.dir, { bundle: c.bytes, authorities, requireSignature: true, ignorePaths });
+      if (staged.verified.rootDigest && v.rootDigest !== staged.verified.rootDigest) {
+        throw new ModelsealError('SBOM_INVALID', `the SBOM describes sha256:${v.rootDigest}, not the signed model sha256:${staged.verified.rootDigest}`);
+      }
+      return { origin: c.origin, sha256: createHash('sha256').update(c.bytes).digest('hex'), ...(v.signer ? { signer: v.signer } : {}) };
+    } catch (err) {
+      last = err;
+    }
+  }
+  if (last instanceof ModelsealError && last.exitCode !== 3) throw last;
+  throw new ModelsealError('SBOM_REQUIRED', `no SBOM bundle verified: ${last instanceof Error ? last.message : 'none had an SBOM predicate'}`);
+}
+
+function looksLikeBundle(bytes: Uint8Array): boolean {
+  try {
+    const j = JSON.parse(Buffer.from(bytes).toString('utf8')) as Record<string, unknown>;
+    return typeof j.mediaType === 'string' && j.mediaType.includes('sigstore.bundle') && typeof j.dsseEnvelope === 'object';
+  } catch {
+    return false;
+  }
+}
+
 /** The checks a trust policy adds after the bytes verified and before they are placed. */
 export function policyChecks(o: PolicyCheckOptions) {
   return async (staged: StagedModel): Promise<Partial<Pick<Receipt, 'sbom' | 'cosign'>>> => {
     const extra: Partial<Pick<Receipt, 'sbom' | 'cosign'>> = {};
+    if (o.blockUnsafePickle) enforceScanPolicy(await scanDirectory(staged.dir, staged.files), { blockUnsafePickles: true });
+    if (o.requireSbom) extra.sbom = await requireSignedSbom(staged, o.authorities);
     if (o.requireCosign) {
       if (!staged.resolved.resolvedDigest) throw new ModelsealError('POLICY_VIOLATION', 'policy requires a cosign signature, which only OCI artefacts carry');
       const { verifyCosignSignatures } = await import('../verification/cosign.js');

@@ -6,6 +6,8 @@ import { logger } from '../log.js';
 import { rootDigest } from '../manifest/digest.js';
 import { publish } from '../publish.js';
 import { signManifest } from '../signing/sign.js';
+import { generateSbom } from '../sbom/generate.js';
+import { signSbom } from '../sbom/sign.js';
 import { signStatement } from '../signing/blob.js';
 import { sourceKind } from '../sources/index.js';
 import { addPathFlags, addSerializationFlags, type Method } from './common.js';
@@ -16,7 +18,7 @@ import { manifestForSigning, PUBLIC_GOOD, signerFromFlags, type SignFlags } from
 
 interface PublishFlags extends SignFlags {
   sign: Method;
-  sbom?: string;
+  sbom?: string | boolean;
   cosign?: boolean;
   [k: string]: unknown;
 }
@@ -35,7 +37,7 @@ export function publishCommand(): Command {
     .option('--rekor-url <url>', 'sigstore method: Rekor', PUBLIC_GOOD.rekor)
     .option('--tsa-url <url>', 'sigstore method: timestamp authority', PUBLIC_GOOD.tsa)
     .option('--signature <path>', 'also write the bundle here (default: not written locally)')
-    .option('--sbom <file>', 'attach this SBOM (JSON) beside the signature')
+    .option('--sbom [file]', 'attach a signed SBOM beside the signature: this CycloneDX/SPDX file, or (no file) one generated now')
     .option('--cosign', 'OCI: also sign the pushed manifest digest cosign-style (v3 bundle referrer)')
     .option('--json', 'print the result as JSON');
   addSerializationFlags(cmd);
@@ -56,13 +58,23 @@ export function publishCommand(): Command {
         const { writeFile } = await import('node:fs/promises');
         await writeFile(f.signature, bundleJson);
       }
-      const sbomJson = f.sbom ? await readFile(f.sbom, 'utf8') : undefined;
+      let sbomJson: string | undefined;
+      let sbomBundleJson: string | undefined;
+      if (f.sbom) {
+        sbomJson =
+          typeof f.sbom === 'string'
+            ? await readFile(f.sbom, 'utf8')
+            : (await generateSbom(dir, { format: 'cyclonedx', ignorePaths: manifest.serialization.ignorePaths, allowSymlinks: f.allowSymlinks })).json;
+        // Signed with the model's signer: the statement binds the SBOM to the model's root digest.
+        sbomBundleJson = await signSbom(Buffer.from(sbomJson), signer);
+      }
       const out = await publish({
         dir,
         dest,
         manifest,
         bundleJson,
         ...(sbomJson ? { sbomJson } : {}),
+        ...(sbomBundleJson ? { sbomBundleJson } : {}),
         ...(kind === 'oci' ? { oci: ociClientOptions(f as OciFlags) } : { s3: s3OptionsFromFlags(f) }),
         ...(f.cosign ? { cosignSigner: (statement: Buffer) => signStatement(statement, signer) } : {}),
       });

@@ -31,6 +31,8 @@ export const PREDICATE = {
   omsV1: 'https://model_signing/signature/v1.0',
   omsV02: 'https://model_signing/Digests/v0.1',
   cosignSign: 'https://sigstore.dev/cosign/sign/v1',
+  cyclonedx: 'https://cyclonedx.org/bom',
+  spdx: 'https://spdx.dev/Document',
 } as const;
 
 export const ANNOTATION = {

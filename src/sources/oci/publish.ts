@@ -30,6 +30,8 @@ export interface PublishOptions {
   /** The OMS bundle (model.sig) over exactly these files. */
   bundleJson: string;
   sbomJson?: string;
+  /** The SBOM signed as an in-toto statement (Sigstore bundle), attached as its own referrer. */
+  sbomBundleJson?: string;
   client: OciClientOptions;
   cosignSigner?: CosignStatementSigner;
   concurrency?: number;
@@ -141,6 +143,10 @@ export async function publishOci(opts: PublishOptions): Promise<PublishResult> {
     if (opts.sbomJson !== undefined) {
       const type = sbomType(opts.sbomJson);
       referrers.push({ kind: 'sbom', digest: await pushReferrer(client, repo, subject, Buffer.from(opts.sbomJson), type, type, {}, now) });
+    }
+    if (opts.sbomBundleJson !== undefined) {
+      const predicate = sbomType(opts.sbomJson ?? '{}') === MT.spdx ? PREDICATE.spdx : PREDICATE.cyclonedx;
+      referrers.push({ kind: 'sbom', digest: await pushBundleReferrer(client, repo, subject, Buffer.from(opts.sbomBundleJson), predicate, now) });
     }
     return { digest, reference: formatOciReference({ ...ref, digest }), referrers };
   } finally {

@@ -24,7 +24,7 @@ function isBundleType(t: string | undefined): boolean {
 }
 
 /** OMS or cosign, from the bundle's DSSE statement (annotations are optional: @sigstore/oci sets none). */
-export function bundleKind(bytes: Uint8Array, annotations?: Record<string, string>): 'oms' | 'cosign-bundle' {
+export function bundleKind(bytes: Uint8Array, annotations?: Record<string, string>): 'oms' | 'cosign-bundle' | 'sbom' {
   const hinted = annotations?.[ANNOTATION.bundlePredicate];
   let predicateType: string | undefined;
   try {
@@ -37,7 +37,10 @@ export function bundleKind(bytes: Uint8Array, annotations?: Record<string, strin
     /* verification will reject it; classification falls back to the annotation */
   }
   const t = predicateType ?? hinted;
-  return t === PREDICATE.omsV1 || t === PREDICATE.omsV02 ? 'oms' : 'cosign-bundle';
+  if (t === PREDICATE.omsV1 || t === PREDICATE.omsV02) return 'oms';
+  // A signed SBOM (in-toto statement whose predicate is the SBOM): attested, not a model signature.
+  if (t === PREDICATE.cyclonedx || t === PREDICATE.spdx) return 'sbom';
+  return 'cosign-bundle';
 }
 
 const SKIPPABLE = new Set(['REGISTRY_PROTOCOL', 'DIGEST_MISMATCH', 'SIZE_MISMATCH', 'NOT_FOUND']);

@@ -54,6 +54,13 @@ export interface ModelFixture {
   cleanup(): Promise<void>;
 }
 
+/** Random bytes behind a fixed text head, so content sniffing never takes them for pickle, zip or GGUF. */
+function opaque(n: number): Buffer {
+  const b = randomBytes(n);
+  b.write('MSRAW', 0, 'latin1');
+  return b;
+}
+
 /**
  * A small multi-file model: a zero-byte file, a nested file, and a 12.5 MiB file that is
  * multipart with 5 MiB upload parts and 13 ranged GETs with 1 MiB download parts.
@@ -64,8 +71,8 @@ export async function makeModel(bigSize = 12 * 1024 * 1024 + 512 * 1024 + 7): Pr
     'config.json': Buffer.from('{"architectures":["Tiny"],"hidden_size":8}\n'),
     'empty.bin': Buffer.alloc(0),
     'tokenizer/vocab.txt': Buffer.from('a\nb\nc\n'),
-    'weights/model-00001.safetensors': randomBytes(bigSize),
-    'weights/small.bin': randomBytes(300 * 1024 + 3),
+    'weights/model-00001.dat': opaque(bigSize),
+    'weights/small.bin': opaque(300 * 1024 + 3),
   };
   const files = [];
   const bytes = new Map<string, Buffer>();

@@ -11,7 +11,7 @@ let moto: MotoServer;
 let model: ModelFixture;
 const BUNDLE = '{"test":"moto"}';
 const small = { partSize: 1024 * 1024, parallelParts: 4, uploadPartSize: 5 * 1024 * 1024 };
-const BIG = 'weights/model-00001.safetensors';
+const BIG = 'weights/model-00001.dat';
 
 beforeAll(async () => {
   [moto, model] = await Promise.all([startMoto(), makeModel()]);

@@ -53,7 +53,7 @@ describe('signed pull from S3 (moto)', () => {
     expect(res.placedAt).toBe(into);
     expect(await placedMatches(into, model)).toBe(true);
     expect((await stat(path.join(into, 'empty.bin'))).size).toBe(0);
-    expect((await stat(path.join(into, 'weights/model-00001.safetensors'))).mode & 0o777).toBe(0o444);
+    expect((await stat(path.join(into, 'weights/model-00001.dat'))).mode & 0o777).toBe(0o444);
     const receipt = JSON.parse(await readFile(res.receiptPath, 'utf8'));
     expect(receipt.reference).toBe(m.url);
     expect(receipt.signature.origin).toBe(`${m.url}/model.sig`);
@@ -96,10 +96,10 @@ describe('signed pull from S3 (moto)', () => {
 
   it('refuses an object overwritten after signing (same size, or another size)', async () => {
     const m = await fresh();
-    const big = model.bytes.get('weights/model-00001.safetensors')!;
+    const big = model.bytes.get('weights/model-00001.dat')!;
     const flipped = Buffer.from(big);
     flipped[flipped.length - 1]! ^= 0xff; // the very last byte, of the last ranged part
-    await m.put('weights/model-00001.safetensors', flipped);
+    await m.put('weights/model-00001.dat', flipped);
     const a = await run(m.url);
     await expect(a.p).rejects.toMatchObject({ code: 'DIGEST_MISMATCH', message: expect.stringMatching(/model-00001/) });
     expect(await leftovers(a.into)).toEqual([]);

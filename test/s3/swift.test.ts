@@ -1,8 +1,13 @@
 import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { generateKeyPairSync } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isModelsealError } from '../../src/errors.js';
 import { pull } from '../../src/pull.js';
 import { createS3Source, publishS3 } from '../../src/sources/s3/index.js';
+import { runCli } from '../helpers/cli.js';
+import { tempDir } from '../harness/process.js';
 import { startSwift, type SwiftServer } from '../harness/swift.js';
 import { createBucket, fetchAll, makeModel, rawClient, s3opts, type ModelFixture } from './helpers.js';
 import { leftovers, placedMatches, publishSigned, target, trusted } from './signed.js';
@@ -12,6 +17,7 @@ let swift: SwiftServer;
 let model: ModelFixture;
 const BUNDLE = '{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json","test":"swift"}';
 const SBOM = '{"bomFormat":"CycloneDX"}';
+const SBOM_BUNDLE = '{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json","test":"sbom"}';
 
 beforeAll(async () => {
   [swift, model] = await Promise.all([startSwift(), makeModel()]);
@@ -26,8 +32,16 @@ const small = { partSize: 1024 * 1024, parallelParts: 4, uploadPartSize: 5 * 102
 
 describe('Swift s3api', () => {
   it('publishes (multipart + single PUT, signature last) and fetches every byte back in order', async () => {
-    const res = await publishS3({ dir: model.dir, url: 's3://models-bucket/tiny/v1', files: model.files, bundleJson: BUNDLE, sbomJson: SBOM, s3: s3opts(swift, small) });
-    expect(res).toEqual({ url: 's3://models-bucket/tiny/v1/', objects: model.files.length + 2 });
+    const res = await publishS3({
+      dir: model.dir,
+      url: 's3://models-bucket/tiny/v1',
+      files: model.files,
+      bundleJson: BUNDLE,
+      sbomJson: SBOM,
+      sbomBundleJson: SBOM_BUNDLE,
+      s3: s3opts(swift, small),
+    });
+    expect(res).toEqual({ url: 's3://models-bucket/tiny/v1/', objects: model.files.length + 3 });
 
     const src = createS3Source('s3://models-bucket/tiny/v1', s3opts(swift, small));
     try {
@@ -37,10 +51,11 @@ describe('Swift s3api', () => {
       expect(sigs.map((s) => [s.kind, s.origin, Buffer.from(s.bytes).toString()])).toEqual([
         ['oms', 's3://models-bucket/tiny/v1/model.sig', BUNDLE],
         ['sbom', 's3://models-bucket/tiny/v1/model.sbom.json', SBOM],
+        ['sbom', 's3://models-bucket/tiny/v1/model.sbom.sig', SBOM_BUNDLE],
       ]);
       const entries = await src.list();
       expect(entries.map((e) => [e.path, e.size])).toEqual(model.files.map((f) => [f.path, f.size]));
-      const big = entries.find((e) => e.path === 'weights/model-00001.safetensors')!;
+      const big = entries.find((e) => e.path === 'weights/model-00001.dat')!;
       expect(big.facts?.etag).toMatch(/-3"$/); // really multipart on the store
       expect(entries.find((e) => e.path === 'empty.bin')?.size).toBe(0); // zero-byte objects are listed
       const got = await fetchAll(src, entries);
@@ -119,5 +134,35 @@ describe('Swift s3api', () => {
       pull({ reference: 's3://models-bucket/signed', source: createS3Source('s3://models-bucket/signed', s3opts(swift, small)), authorities: trusted, into: into2 }),
     ).rejects.toMatchObject({ code: 'DIGEST_MISMATCH' });
     expect(await leftovers(into2)).toEqual([]);
+  });
+
+  // The built CLI, credentials from the environment only (the AWS SDK default chain), real SigV4.
+  it('CLI: publish and pull with env credentials; wrong secret and missing Object Lock refuse with their exit codes', async () => {
+    const keys = await tempDir('s3keys');
+    const kp = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    await writeFile(path.join(keys, 'key.pem'), kp.privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    await writeFile(path.join(keys, 'pub.pem'), kp.publicKey.export({ type: 'spki', format: 'pem' }));
+    const conn = ['--s3-endpoint', swift.endpoint, '--s3-region', 'us-east-1', '--s3-force-path-style'];
+    const env = { AWS_ACCESS_KEY_ID: swift.accessKeyId, AWS_SECRET_ACCESS_KEY: swift.secretAccessKey, AWS_PROFILE: '', AWS_SESSION_TOKEN: '' };
+    const pub = await runCli(['publish', model.dir, 's3://models-bucket/cli', '--sign', 'key', '--private-key', path.join(keys, 'key.pem'), ...conn], { env });
+    expect(pub.code, pub.stderr).toBe(0);
+
+    const into = await target();
+    const ok = await runCli(['pull', 's3://models-bucket/cli', '--into', into, '--public-key', path.join(keys, 'pub.pem'), ...conn, '--json'], { env });
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(await placedMatches(into, model)).toBe(true);
+    expect(JSON.stringify(ok.stdout)).not.toContain(swift.secretAccessKey);
+    expect(ok.stderr).not.toContain(swift.secretAccessKey);
+
+    const bad = await runCli(['pull', 's3://models-bucket/cli', '--into', await target(), '--public-key', path.join(keys, 'pub.pem'), ...conn], {
+      env: { ...env, AWS_SECRET_ACCESS_KEY: 'wrong-secret' },
+    });
+    expect(bad.code).toBe(7);
+    expect(bad.logs.some((l) => l.code === 'AUTH_FAILED')).toBe(true);
+    expect(bad.stderr).not.toContain('wrong-secret');
+
+    const lock = await runCli(['pull', 's3://models-bucket/cli', '--into', await target(), '--public-key', path.join(keys, 'pub.pem'), ...conn, '--require-object-lock'], { env });
+    expect(lock.code).toBe(6);
+    expect(lock.logs.some((l) => l.code === 'OBJECT_LOCK_REQUIRED')).toBe(true);
   });
 });

@@ -13,7 +13,7 @@ import { s3Error } from './errors.js';
 import { listKeys } from './objects.js';
 import { DEFAULT_UPLOAD_PART_SIZE, MIN_UPLOAD_PART_SIZE, type S3Options } from './options.js';
 import { mapLimit } from './pool.js';
-import { isSbomName, SBOM_NAME, SIGNATURE_NAME } from './source.js';
+import { isSbomName, SBOM_NAME, SBOM_SIGNATURE_NAME, SIGNATURE_NAME } from './source.js';
 import { parseS3Url, s3Url } from './url.js';
 
 const FILE_CONCURRENCY = 4;
@@ -27,6 +27,8 @@ export interface PublishS3Options {
   files: Array<{ path: string; size: number; sha256: string }>;
   bundleJson: string;
   sbomJson?: string;
+  /** The SBOM's own signature bundle (statement over the SBOM, subject = root digest): `model.sbom.sig`. */
+  sbomBundleJson?: string;
   s3: S3Options;
 }
 
@@ -136,9 +138,17 @@ export async function publishS3(opts: PublishS3Options): Promise<{ url: string; 
       log.debug({ object: s3Url(bucket, key), size: f.size }, 'uploaded');
     });
 
-    if (opts.sbomJson !== undefined) await putSmall(client, bucket, prefix + SBOM_NAME, opts.sbomJson);
+    let objects = opts.files.length + 1;
+    if (opts.sbomJson !== undefined) {
+      await putSmall(client, bucket, prefix + SBOM_NAME, opts.sbomJson);
+      objects++;
+    }
+    if (opts.sbomBundleJson !== undefined) {
+      await putSmall(client, bucket, prefix + SBOM_SIGNATURE_NAME, opts.sbomBundleJson);
+      objects++;
+    }
     await putSmall(client, bucket, prefix + SIGNATURE_NAME, opts.bundleJson);
-    return { url: where, objects: opts.files.length + (opts.sbomJson !== undefined ? 1 : 0) + 1 };
+    return { url: where, objects };
   } finally {
     client.destroy();
   }

@@ -15,11 +15,13 @@ import { parseS3ObjectUrl, parseS3Url, s3Url } from './url.js';
 export const SIGNATURE_NAME = 'model.sig';
 /** The SBOM publishS3 writes beside the signature. */
 export const SBOM_NAME = 'model.sbom.json';
+/** The SBOM's signature bundle publishS3 writes beside it (also discovered as kind `sbom`). */
+export const SBOM_SIGNATURE_NAME = 'model.sbom.sig';
 const MAX_SIGNATURE_BYTES = 16 * 1024 * 1024;
 const MAX_SBOM_BYTES = 64 * 1024 * 1024;
 const HEAD_CONCURRENCY = 16;
 
-/** Top-level SBOM files (`model.sbom.json`, `*.sbom*`) are attestations, not model files. */
+/** Top-level SBOM files and their bundles (`model.sbom.json`, `model.sbom.sig`, `*.sbom*`) are attestations, not model files. */
 export function isSbomName(rel: string): boolean {
   return !rel.includes('/') && /\.sbom(\.|$)/i.test(rel);
 }

@@ -23,6 +23,8 @@ export interface SwiftServer {
   region: string;
   accessKeyId: string;
   secretAccessKey: string;
+  /** A valid user without access to the admin's buckets. */
+  reader: { accessKeyId: string; secretAccessKey: string };
   pids: number[];
   stop(): Promise<void>;
 }
@@ -56,7 +58,8 @@ export async function startSwift(): Promise<SwiftServer> {
       '[pipeline:main]\npipeline = catch_errors proxy-logging cache s3api tempauth slo proxy-logging proxy-server\n' +
       '[app:proxy-server]\nuse = egg:swift#proxy\naccount_autocreate = true\n' +
       '[filter:s3api]\nuse = egg:swift#s3api\nlocation = us-east-1\n' +
-      '[filter:tempauth]\nuse = egg:swift#tempauth\nuser_test_tester = testing .admin\n' +
+      // test:reader is a non-admin user of the same account: signs correctly, may not read (AccessDenied).
+      '[filter:tempauth]\nuse = egg:swift#tempauth\nuser_test_tester = testing .admin\nuser_test_reader = reading\n' +
       '[filter:cache]\nuse = egg:swift#memcache\n' +
       '[filter:catch_errors]\nuse = egg:swift#catch_errors\n' +
       '[filter:proxy-logging]\nuse = egg:swift#proxy_logging\n' +
@@ -77,6 +80,7 @@ export async function startSwift(): Promise<SwiftServer> {
       region: 'us-east-1',
       accessKeyId: 'test:tester',
       secretAccessKey: 'testing',
+      reader: { accessKeyId: 'test:reader', secretAccessKey: 'reading' },
       pids: procs.map((p) => p.pid),
       stop: stopAll,
     };

@@ -96,6 +96,12 @@ describe('Swift s3api', () => {
     await src2.close();
   });
 
+  it('reports access denied for a valid user without rights as AUTH_FAILED', async () => {
+    const src = createS3Source('s3://models-bucket/tiny/v1', s3opts(swift, { credentials: swift.reader }));
+    await expect(src.resolve()).rejects.toMatchObject({ code: 'AUTH_FAILED', message: expect.stringMatching(/^access denied to s3:\/\/models-bucket\/tiny\/v1\/ \(AccessDenied/) });
+    await src.close();
+  });
+
   it('reports a missing bucket and an empty prefix as NOT_FOUND', async () => {
     const src = createS3Source('s3://no-such-bucket/m', s3opts(swift));
     await expect(src.resolve()).rejects.toMatchObject({ code: 'NOT_FOUND', message: expect.stringMatching(/bucket .* does not exist/) });

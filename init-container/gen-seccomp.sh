@@ -3,7 +3,8 @@
 #
 # Runs the init entrypoint under `strace -f -c` (same Node 24 binary and glibc as the image)
 # through every path a pod can take (see seccomp/trace.workload.ts), unions the syscalls seen
-# with the justified extras in seccomp/extra-syscalls.txt, and writes the allow-list profile.
+# with the justified extras in seccomp/extra-syscalls.txt, removes the justified denials in
+# seccomp/deny-syscalls.txt, and writes the allow-list profile.
 # Needs: strace, docker-registry, skopeo, openssl (Debian packages) and `npm ci` done.
 # Rerun after upgrading Node, the runtime base image, or anything that changes I/O paths,
 # then run `npx vitest run test/init` to prove the pod still starts under it.
@@ -23,6 +24,6 @@ test -f dist/cli/main.js || { echo "gen-seccomp: build failed (dist/cli/main.js 
 out=$(mktemp -d /tmp/modelseal-seccomp-XXXXXX)
 trap 'rm -rf "$out"' EXIT
 MODELSEAL_TRACE_OUT="$out" npx vitest run --config init-container/seccomp/vitest.config.ts
-node_modules/node/bin/node init-container/seccomp/build-profile.mjs "$out" init-container/seccomp/extra-syscalls.txt > init-container/seccomp.json.tmp
+node_modules/node/bin/node init-container/seccomp/build-profile.mjs "$out" init-container/seccomp/extra-syscalls.txt init-container/seccomp/deny-syscalls.txt > init-container/seccomp.json.tmp
 mv init-container/seccomp.json.tmp init-container/seccomp.json
 echo "wrote init-container/seccomp.json"

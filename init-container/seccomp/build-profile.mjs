@@ -1,11 +1,12 @@
-// Turn `strace -f -c` tables (one per traced run) plus extra-syscalls.txt into an OCI seccomp
-// profile that allows exactly that set. Usage: node build-profile.mjs TRACE_DIR EXTRA_FILE > seccomp.json
+// Turn `strace -f -c` tables (one per traced run) plus extra-syscalls.txt, minus deny-syscalls.txt,
+// into an OCI seccomp profile that allows exactly that set.
+// Usage: node build-profile.mjs TRACE_DIR EXTRA_FILE DENY_FILE > seccomp.json
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
-const [traceDir, extraFile] = process.argv.slice(2);
-if (!traceDir || !extraFile) {
-  process.stderr.write('usage: build-profile.mjs TRACE_DIR EXTRA_FILE\n');
+const [traceDir, extraFile, denyFile] = process.argv.slice(2);
+if (!traceDir || !extraFile || !denyFile) {
+  process.stderr.write('usage: build-profile.mjs TRACE_DIR EXTRA_FILE DENY_FILE\n');
   process.exit(2);
 }
 
@@ -25,10 +26,14 @@ for (const f of tables) {
   if (rows === 0) throw new Error(`${f}: not an strace -c table`);
 }
 const traced = names.size;
-for (const line of readFileSync(extraFile, 'utf8').split('\n')) {
-  const name = line.replace(/#.*/, '').trim();
-  if (name) names.add(name);
-}
+const listed = (file) =>
+  readFileSync(file, 'utf8')
+    .split('\n')
+    .map((line) => line.replace(/#.*/, '').trim())
+    .filter((name) => name !== '');
+for (const name of listed(extraFile)) names.add(name);
+const denied = listed(denyFile);
+for (const name of denied) names.delete(name);
 
 // ENOSYS, not EPERM, for anything else: glibc and libuv fall back to an older syscall on ENOSYS
 // (clone3, statx, faccessat2, io_uring), so a denied newer syscall degrades instead of failing.
@@ -41,4 +46,4 @@ const profile = {
   syscalls: [{ names: [...names].sort(), action: 'SCMP_ACT_ALLOW' }],
 };
 process.stdout.write(JSON.stringify(profile, null, 2) + '\n');
-process.stderr.write(`${tables.length} traced runs, ${traced} syscalls traced, ${names.size} allowed in all\n`);
+process.stderr.write(`${tables.length} traced runs, ${traced} syscalls traced, ${denied.length} denied on purpose, ${names.size} allowed in all\n`);

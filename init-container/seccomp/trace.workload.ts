@@ -37,6 +37,7 @@ async function traceInit(name: string, env: Record<string, string>, args: string
     // What the container has: no CA or proxy variables from this machine.
     PATH: '/usr/bin:/bin',
     NODE_ENV: 'production',
+    UV_USE_IO_URING: '0',
     POD_NAME: `trace-${name}`,
     POD_NAMESPACE: 'trace',
     MODELSEAL_INTO: path.join(volume, 'model'),
@@ -55,7 +56,10 @@ async function traceInit(name: string, env: Record<string, string>, args: string
     child.on('error', reject);
     child.on('close', (code) => {
       if (!err.includes('weight_integrity_check')) reject(new Error(`${name}: no decision line\n${err}`));
-      else resolve(code ?? -1);
+      else {
+        process.stderr.write(`${name}: exit ${code} ${err.trim()}\n`);
+        resolve(code ?? -1);
+      }
     });
   });
 }

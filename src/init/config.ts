@@ -112,6 +112,8 @@ const FIELDS: Record<Key, { env: string; kind: Kind }> = {
 
 /** MODELSEAL_* variables that are not settings of `init` (read elsewhere). */
 const OTHER_ENV = new Set(['MODELSEAL_CONFIG', 'MODELSEAL_LOG_LEVEL']);
+/** Secrets other commands accept from env; a pod spec would leak them, so init refuses them. */
+const SECRET_ENV = new Set(['MODELSEAL_REGISTRY_PASSWORD']);
 
 const invalid = (msg: string) => new ModelsealError('CONFIG_INVALID', msg);
 
@@ -150,6 +152,9 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv): InitSettings {
   const out: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(env)) {
     if (!name.startsWith('MODELSEAL_') || value === undefined || OTHER_ENV.has(name)) continue;
+    if (SECRET_ENV.has(name)) {
+      throw invalid(`${name} is not accepted by init: mount credentials as a file (registry: a dockerconfigjson Secret; S3: a web-identity token)`);
+    }
     const key = byEnv.get(name);
     if (!key) throw invalid(`unknown environment variable ${name} (known: ${[...byEnv.keys()].join(', ')})`);
     if (value === '' && FIELDS[key].kind !== 'bool') continue;

@@ -72,14 +72,14 @@ export function allowedEvent(ctx: DecisionContext, receipt: Receipt, receiptPath
  * `known` carries what the run learned before failing (the resolved digest, the signer once
  * the signature verified), so a blocked line still says which artefact and whose signature.
  */
-export function failedEvent(ctx: DecisionContext, err: unknown, known: { resolvedDigest?: string; signer?: SignerIdentity } = {}): DecisionEvent {
+export function failedEvent(ctx: DecisionContext, err: unknown, known: { resolvedDigest?: string; rootDigest?: string; signer?: SignerIdentity } = {}): DecisionEvent {
   const code = exitCodeFor(err);
   const details = isModelsealError(err) ? err.details : {};
   const line: Line = {
     ...base(ctx),
     outcome: outcomeFor(code),
     resolved_digest: known.resolvedDigest ?? null,
-    root_digest: typeof details.rootDigest === 'string' ? details.rootDigest : null,
+    root_digest: known.rootDigest ?? (typeof details.rootDigest === 'string' ? details.rootDigest : null),
     signer: known.signer ? formatSigner(known.signer) : null,
     reason: oneLine(err),
     code: isModelsealError(err) ? err.code : 'INTERNAL',

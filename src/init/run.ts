@@ -53,6 +53,8 @@ export async function runInit(cfg: InitConfig, deps: InitDeps = defaultDeps): Pr
   }
 }
 
+type Known = { resolvedDigest?: string; rootDigest?: string; signer?: SignerIdentity };
+
 /**
  * What the source told the pipeline before it failed: the resolved digest, and the signature
  * candidates, so a line blocked after the signature verified (a tampered blob) still names the signer.
@@ -75,13 +77,15 @@ class Observed {
     };
   }
 
-  async facts(authorities: Authority[], err: unknown): Promise<{ resolvedDigest?: string; signer?: SignerIdentity }> {
-    const out: { resolvedDigest?: string; signer?: SignerIdentity } = this.resolvedDigest ? { resolvedDigest: this.resolvedDigest } : {};
+  async facts(authorities: Authority[], err: unknown): Promise<Known> {
+    const out: Known = this.resolvedDigest ? { resolvedDigest: this.resolvedDigest } : {};
     // Only re-check when the failure came after the signature (content, file set, policy): cheap, bundle-sized.
     const code = err instanceof ModelsealError ? err.exitCode : ExitCode.INTERNAL;
     if (this.candidates && authorities.length > 0 && code !== ExitCode.SIGNATURE) {
       try {
-        out.signer = (await verifyCandidates(this.candidates, authorities)).verified.signer;
+        const { verified } = await verifyCandidates(this.candidates, authorities);
+        out.signer = verified.signer;
+        if (verified.rootDigest) out.rootDigest = verified.rootDigest;
       } catch {
         /* the signature did not verify either; the line keeps signer null */
       }

@@ -15,7 +15,9 @@ export interface InitTrust {
 
 /** The same trust and policy checks as `modelseal pull` (one rule set, whichever entrypoint runs). */
 export async function resolveInitTrust(cfg: InitConfig): Promise<InitTrust> {
-  const trust = await trustForPull(cfg.source, { ...cfg.trust, ...(cfg.policy ? { policy: cfg.policy } : {}) });
+  const { certChain, ...rest } = cfg.trust;
+  // An empty chain is "not given": resolveTrust counts any present flag as mixing with --policy.
+  const trust = await trustForPull(cfg.source, { ...rest, ...(certChain.length > 0 ? { certChain } : {}), ...(cfg.policy ? { policy: cfg.policy } : {}) });
   const rule = 'rule' in trust ? trust.rule : undefined;
   const policy = 'policy' in trust ? trust.policy : undefined;
   return {

@@ -254,7 +254,7 @@ export interface PlayedPod {
  * `podman kube play` a Pod manifest. Init containers run to completion inside `play`: a failing
  * one makes `play` fail and leaves the app containers `Created` (never started).
  */
-export async function kubePlay(yamlText: string, podName: string, opts: { seccompRoot?: string } = {}): Promise<PlayedPod> {
+export async function kubePlay(yamlText: string, podName: string, opts: { seccompRoot?: string; volumes?: string[] } = {}): Promise<PlayedPod> {
   const dir = await tempDir('kube');
   const file = path.join(dir, 'pod.yaml');
   await writeFile(file, yamlText);
@@ -267,6 +267,8 @@ export async function kubePlay(yamlText: string, podName: string, opts: { seccom
     play,
     remove: async () => {
       await podman(['pod', 'rm', '-f', '--ignore', podName], { allowFail: true });
+      // podman 4.3 keeps emptyDir volumes by name after the pod is gone.
+      for (const v of opts.volumes ?? []) await podman(['volume', 'rm', '-f', v], { allowFail: true });
       await rm(dir, { recursive: true, force: true });
     },
   };

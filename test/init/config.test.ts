@@ -97,7 +97,13 @@ describe('init config', () => {
     for (const key of ['password', 'token', 'username', 'awsSecretAccessKey', 'auth']) {
       expect(() => settingsFromFile(`${key}: hunter2\n`, 'c.yaml')).toThrow(/unknown setting/);
     }
-    expect(() => settingsFromEnv({ MODELSEAL_REGISTRY_PASSWORD: 'hunter2' })).toThrow(/unknown environment variable/);
+    expect(() => settingsFromEnv({ MODELSEAL_REGISTRY_PASSWORD: 'hunter2' })).toThrow(/not accepted by init: mount credentials as a file/);
+    expect(() => settingsFromEnv({ MODELSEAL_REGISTRY_TOKEN: 'hunter2' })).toThrow(/unknown environment variable/);
+    try {
+      settingsFromEnv({ MODELSEAL_REGISTRY_PASSWORD: 'hunter2' });
+    } catch (err) {
+      expect(String(err)).not.toContain('hunter2');
+    }
   });
 
   it('validates flag values like env values', () => {

@@ -94,6 +94,7 @@ describe('init decision line', () => {
     expect(lines[0]).toMatchObject({ outcome: 'blocked', code: 'DIGEST_MISMATCH', exit_code: 4, pod_name: 'llm-0', namespace: 'serving' });
     expect(String(lines[0]!.reason)).toContain('weights.bin');
     expect(String(lines[0]!.signer)).toMatch(/^key:/);
+    expect(lines[0]!.root_digest).toMatch(/^[0-9a-f]{64}$/);
     // Nothing unverified is left in the volume.
     expect(await readdir(volume)).toEqual([]);
   });

@@ -1,5 +1,5 @@
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { chmod, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { serializeDirectory } from '../../src/manifest/serialize.js';
 import type { Manifest } from '../../src/manifest/types.js';
@@ -69,7 +69,9 @@ export async function startInitWorld(): Promise<InitWorld> {
     const release = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const stranger = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const keysDir = await tempDir('init-keys');
-    await writeFile(path.join(keysDir, 'release.pub'), release.publicKey.export({ type: 'spki', format: 'pem' }));
+    await writeFile(path.join(keysDir, 'release.pub'), release.publicKey.export({ type: 'spki', format: 'pem' }), { mode: 0o644 });
+    // Mounted into a container that runs as 65532: mkdtemp's 0700 would hide the key.
+    await chmod(keysDir, 0o755);
 
     const goodFiles = modelFiles(1);
     const good = await publishModel(registry, goodFiles, 'models/tiny:v1', release.privateKey);

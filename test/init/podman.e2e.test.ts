@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
@@ -24,8 +24,9 @@ import { EXPECTED, startInitWorld, type InitWorld } from './fixtures.js';
  * example Pod (init container securityContext, seccomp profile, read-only server mount) run by
  * `podman kube play` against a loopback registry.
  */
-const PROFILE = 'profiles/modelseal-init.json';
+const PROFILE = 'modelseal-init.json';
 const INIT = 'modelseal-init';
+const NAMESPACE = 'e2e';
 
 let world: InitWorld;
 let baseImage: string;
@@ -41,7 +42,6 @@ beforeAll(async () => {
   initImage = await buildInitImage(baseImage);
   // kubelet's layout: <seccomp root>/<localhostProfile>.
   seccompRoot = await tempDir('seccomp-root');
-  await mkdir(path.join(seccompRoot, 'profiles'), { recursive: true });
   await copyFile(path.join(REPO, 'init-container/seccomp.json'), path.join(seccompRoot, PROFILE));
 }, 900_000);
 
@@ -65,6 +65,8 @@ interface Container {
 async function podYaml(podName: string, source: string): Promise<string> {
   const pod = parse(await readFile(path.join(REPO, 'init-container/examples/pod.yaml'), 'utf8'));
   pod.metadata.name = podName;
+  // podman removes a succeeded init container by default ("once"); keep it so the test can inspect it.
+  pod.metadata.annotations['io.podman.annotations.init.container.type'] = 'always';
   // Loopback registry: the pod shares the host's network namespace.
   pod.spec.hostNetwork = true;
   pod.spec.restartPolicy = 'Never';
@@ -73,13 +75,22 @@ async function podYaml(podName: string, source: string): Promise<string> {
   init.imagePullPolicy = 'Never';
   init.env = (init.env ?? [])
     .filter((e) => e.name !== 'MODELSEAL_REGISTRY_AUTH_FILE')
-    .map((e) => (e.name === 'MODELSEAL_SOURCE' ? { ...e, value: source } : e));
+    .map((e) => (e.name === 'MODELSEAL_SOURCE' ? { ...e, value: source } : e))
+    // podman 4.3 resolves fieldRef metadata.name but not metadata.namespace (kube play has no namespaces).
+    .map((e) => (e.name === 'POD_NAMESPACE' ? { name: e.name, value: NAMESPACE } : e));
   init.env.push({ name: 'MODELSEAL_PLAIN_HTTP', value: 'true' });
   init.volumeMounts = init.volumeMounts!.filter((m) => m.name !== 'registry-auth');
   // podman 4.3 kube play has no configMap volumes: the trust ConfigMap becomes a hostPath.
   pod.spec.volumes = pod.spec.volumes
     .filter((v: { name: string }) => v.name !== 'registry-auth')
     .map((v: { name: string }) => (v.name === 'trust' ? { name: 'trust', hostPath: { path: world.keysDir, type: 'Directory' } } : v));
+  // podman 4.3 names an emptyDir's "anonymous" volume after the volume (`models`), so pods alive at
+  // the same time would share it: give this pod's volume a name of its own.
+  const volume = `models-${podName}`;
+  for (const v of pod.spec.volumes) if (v.name === 'models') v.name = volume;
+  for (const c of [...pod.spec.initContainers, ...pod.spec.containers] as Container[]) {
+    for (const m of c.volumeMounts ?? []) if (m.name === 'models') m.name = volume;
+  }
   const server: Container = pod.spec.containers[0];
   server.image = baseImage;
   server.imagePullPolicy = 'Never';
@@ -102,7 +113,7 @@ async function podYaml(podName: string, source: string): Promise<string> {
 
 async function play(scenario: string, source: string): Promise<PlayedPod> {
   const name = `ms-${scenario.toLowerCase()}-${randomBytes(3).toString('hex')}`;
-  const pod = await kubePlay(await podYaml(name, source), name, { seccompRoot });
+  const pod = await kubePlay(await podYaml(name, source), name, { seccompRoot, volumes: [`models-${name}`] });
   pods.push(pod);
   return pod;
 }
@@ -146,7 +157,7 @@ describe('modelseal init under podman kube play', () => {
       event_type: 'weight_integrity_check',
       outcome: 'allowed',
       pod_name: allowed.name,
-      namespace: expect.any(String),
+      namespace: NAMESPACE,
       model: world.refs.good,
       resolved_digest: expect.stringMatching(/^sha256:[0-9a-f]{64}$/),
       root_digest: expect.stringMatching(/^[0-9a-f]{64}$/),
@@ -179,7 +190,7 @@ describe('modelseal init under podman kube play', () => {
         'run', '--rm', '--network', 'none', '--read-only', '--cap-drop', 'ALL', '--security-opt', 'no-new-privileges',
         '--security-opt', `seccomp=${path.join(REPO, 'init-container/seccomp.json')}`,
         '--entrypoint', '/nodejs/bin/node', initImage,
-        '-e', "try { require('os').setPriority(0, 5); console.log('ALLOWED') } catch (e) { console.log('DENIED', e.code) }",
+        '-e', "try { require('os').setPriority(0, 5); console.log('ALLOWED') } catch (e) { console.log('DENIED', e.info?.code ?? e.code) }",
       ],
       { allowFail: true },
     );
@@ -218,7 +229,7 @@ describe('modelseal init under podman kube play', () => {
     it(`${scenario}: init exits ${EXPECTED[scenario].exit}, the server never starts, the log says ${EXPECTED[scenario].outcome}`, async () => {
       const pod = await play(scenario, world.refs[scenario]);
       expect(pod.play.code).not.toBe(0);
-      expect(pod.play.stderr).toContain(`exited with code ${EXPECTED[scenario].exit}`);
+      expect(pod.play.stderr, JSON.stringify(await decisions(pod))).toContain(`exited with code ${EXPECTED[scenario].exit}`);
       expect(await containerState(`${pod.name}-${INIT}`)).toMatchObject({ exitCode: EXPECTED[scenario].exit });
       const server = await containerState(`${pod.name}-server`);
       expect(server.status).toBe('created');
@@ -230,10 +241,11 @@ describe('modelseal init under podman kube play', () => {
         outcome: EXPECTED[scenario].outcome,
         exit_code: EXPECTED[scenario].exit,
         pod_name: pod.name,
+        namespace: NAMESPACE,
         model: world.refs[scenario],
         timestamp_utc: expect.any(String),
       });
-      for (const field of ['namespace', 'resolved_digest', 'root_digest', 'signer', 'reason', 'code']) expect(lines[0]).toHaveProperty(field);
+      for (const field of ['resolved_digest', 'root_digest', 'signer', 'reason', 'code']) expect(lines[0]).toHaveProperty(field);
       if (scenario === 'tampered') expect(lines[0]!.signer).toMatch(/^key:/);
     });
   }

@@ -11,7 +11,7 @@ import { runInit, type InitDeps } from '../../src/init/run.js';
 import { openInitSource, resolveInitTrust } from '../../src/init/wiring.js';
 import { serializeDirectory } from '../../src/manifest/serialize.js';
 import { signManifest } from '../../src/signing/sign.js';
-import { tempDir } from '../harness/process.js';
+import { freePort, tempDir } from '../harness/process.js';
 import { bytes, makeModel } from '../helpers/model.js';
 
 const release = generateKeyPairSync('ec', { namedCurve: 'P-256' });
@@ -145,6 +145,23 @@ describe('init decision line', () => {
     const bad = capture();
     expect((await runInit(again, bad.deps)).exitCode).toBe(ExitCode.FILE_SET);
     expect(bad.lines[0]).toMatchObject({ outcome: 'blocked', code: 'FILE_UNSIGNED' });
+  });
+
+  it('never logs registry credentials, even when the registry cannot be reached', async () => {
+    const keys = await tempDir('keys');
+    const auth = path.join(keys, 'config.json');
+    const port = await freePort();
+    const secret = 'hunter2-do-not-log';
+    await writeFile(auth, JSON.stringify({ auths: { [`127.0.0.1:${port}`]: { auth: Buffer.from(`alice:${secret}`).toString('base64') } } }));
+    const cfg = resolveInitConfig(
+      [{ source: `oci://127.0.0.1:${port}/m/tiny:v1`, plainHttp: true, registryAuthFile: auth, publicKey: await pemFile(keys, 'k.pub', release.publicKey) }],
+      POD,
+    );
+    const { deps, lines } = capture();
+    expect((await runInit(cfg, deps)).exitCode).toBe(ExitCode.SOURCE);
+    const text = JSON.stringify(lines);
+    expect(text).not.toContain(secret);
+    expect(text).not.toContain(Buffer.from(`alice:${secret}`).toString('base64'));
   });
 
   it('writes the line through pino as one JSON object with timestamp_utc', () => {

@@ -1,41 +1,42 @@
 import { Command, CommanderError } from 'commander';
 import { ExitCode } from '../errors.js';
 import { VERSION } from '../version.js';
-import { auditCommand } from './audit.js';
-import { signBlobCommand, verifyBlobCommand } from './blob.js';
-import { digestCommand } from './digest.js';
-import { initCommand } from './init.js';
-import { inspectCommand } from './inspect.js';
-import { generateKeyPairCommand } from './keys.js';
-import { publishCommand } from './publish.js';
-import { pullCommand } from './pull.js';
-import { sbomCommand } from './sbom.js';
-import { signCommand } from './sign.js';
-import { trustCommand } from './trust.js';
-import { verifyCommand } from './verify.js';
 
-export function buildProgram(): Command {
+type Factory = () => Promise<Command>;
+
+/**
+ * Commands load on demand: a pod's `init` or a `verify` must not pay for the S3 SDK, the
+ * SBOM schemas or the keyless signing stack at start-up (each costs a few hundred ms).
+ */
+const COMMANDS: Record<string, Factory> = {
+  digest: async () => (await import('./digest.js')).digestCommand(),
+  sign: async () => (await import('./sign.js')).signCommand(),
+  verify: async () => (await import('./verify.js')).verifyCommand(),
+  'generate-key-pair': async () => (await import('./keys.js')).generateKeyPairCommand(),
+  'sign-blob': async () => (await import('./blob.js')).signBlobCommand(),
+  'verify-blob': async () => (await import('./blob.js')).verifyBlobCommand(),
+  publish: async () => (await import('./publish.js')).publishCommand(),
+  pull: async () => (await import('./pull.js')).pullCommand(),
+  inspect: async () => (await import('./inspect.js')).inspectCommand(),
+  sbom: async () => (await import('./sbom.js')).sbomCommand(),
+  init: async () => (await import('./init.js')).initCommand(),
+  audit: async () => (await import('./audit.js')).auditCommand(),
+  trust: async () => (await import('./trust.js')).trustCommand(),
+};
+
+/** The first word that is not an option names the command (`help X` names X). */
+function requested(argv: string[]): string[] {
+  const words = argv.slice(2).filter((a) => !a.startsWith('-'));
+  const first = words[0] === 'help' ? words[1] : words[0];
+  return first !== undefined && first in COMMANDS ? [first] : Object.keys(COMMANDS);
+}
+
+export async function buildProgram(argv: string[] = process.argv): Promise<Command> {
   const program = new Command('modelseal')
     .description('prove that the model weights you serve are exactly the weights someone signed')
     .version(VERSION)
-    .showHelpAfterError()
-    .exitOverride();
-  const commands = [
-    digestCommand,
-    signCommand,
-    verifyCommand,
-    generateKeyPairCommand,
-    signBlobCommand,
-    verifyBlobCommand,
-    publishCommand,
-    pullCommand,
-    inspectCommand,
-    sbomCommand,
-    initCommand,
-    auditCommand,
-    trustCommand,
-  ];
-  for (const make of commands) program.addCommand(make());
+    .showHelpAfterError();
+  for (const name of requested(argv)) program.addCommand(await COMMANDS[name]!());
   // Every nested command reports usage errors through the same path (exit 2).
   const override = (cmd: Command) => {
     cmd.exitOverride();
@@ -46,7 +47,7 @@ export function buildProgram(): Command {
 }
 
 export async function main(argv: string[]): Promise<void> {
-  const program = buildProgram();
+  const program = await buildProgram(argv);
   try {
     await program.parseAsync(argv);
   } catch (err) {

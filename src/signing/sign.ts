@@ -5,7 +5,6 @@ import { signEcdsa } from '../verification/ecdsa-curves.js';
 import { IN_TOTO_PAYLOAD_TYPE, pae } from './dsse.js';
 import { omsKeyHint, spkiDer } from './key-ids.js';
 import { loadCertificates } from './keys.js';
-import { signSigstore } from './sigstore.js';
 import { statementPayload } from './statement.js';
 import type { SignerSpec } from './types.js';
 
@@ -29,7 +28,8 @@ function certificateChain(spec: CertificateSpec): Buffer[] {
  */
 export async function signManifest(manifest: Manifest, signer: SignerSpec): Promise<string> {
   const payload = statementPayload(manifest);
-  if (signer.kind === 'sigstore') return signSigstore(payload, signer);
+  // Keyless signing pulls in the whole @sigstore/sign stack: load it only when asked for.
+  if (signer.kind === 'sigstore') return (await import('./sigstore.js')).signSigstore(payload, signer);
 
   const verificationMaterial =
     signer.kind === 'key'

@@ -2,7 +2,6 @@ import { ModelsealError, isModelsealError, type ErrorCode } from '../errors.js';
 import { parseBundle, type MaterialKind, type ParsedBundle } from './bundle.js';
 import { verifyWithCertificates } from './certificate.js';
 import { verifyWithKeys } from './key.js';
-import { verifySigstoreBundle } from './sigstore.js';
 import type { Authority, SignerIdentity, VerifiedModelSignature } from './types.js';
 
 const MATERIAL: Record<MaterialKind, string> = {
@@ -18,6 +17,8 @@ async function verifyWith(bundle: ParsedBundle, authority: Authority): Promise<S
     case 'certificate':
       return verifyWithCertificates(bundle, authority.anchors);
     case 'sigstore':
+      // Loaded only for keyless bundles: key and certificate checks need none of sigstore-js.
+      const { verifySigstoreBundle } = await import('./sigstore.js');
       return verifySigstoreBundle(bundle.json, bundle.payload, authority);
   }
 }

@@ -1,0 +1,74 @@
+import { execFileSync } from 'node:child_process';
+import os from 'node:os';
+import path from 'node:path';
+import { best, fmtRate, GiB, MiB, opensslOneCore, timed, type Run } from './measure.js';
+import { ensureFile, ensureMultiFileModel } from './model.js';
+
+export interface BenchContext {
+  root: string;
+  cli: string[];
+  env: NodeJS.ProcessEnv;
+  keyPrefix: string;
+  rows: string[][];
+  cores: number;
+  oneCore: number;
+}
+
+export function ms(ctx: BenchContext, args: string[]): Promise<Run> {
+  return timed(ctx.cli[0]!, [...ctx.cli.slice(1), ...args], ctx.env);
+}
+
+/** Read every file once so all timed runs start from the page cache (we measure hashing, not the disk). */
+export function warm(files: string[]): void {
+  execFileSync('cat', files, { stdio: ['ignore', 'ignore', 'inherit'], maxBuffer: 1 });
+}
+
+export async function benchLocal(ctx: BenchContext, multiDir: string, multiFiles: string[], totalBytes: number): Promise<Run> {
+  const { rows, cores, oneCore } = ctx;
+  await ms(ctx, ['sign', 'key', multiDir, '--private-key', `${ctx.keyPrefix}.key`]);
+  warm(multiFiles);
+  const shaSum = await best(2, () => timed('sha256sum', multiFiles));
+  const verify = await best(3, () => ms(ctx, ['verify', 'key', multiDir, '--public-key', `${ctx.keyPrefix}.pub`]));
+  const rate = totalBytes / verify.seconds;
+  rows.push(
+    ['local verify, multi-file', `${(totalBytes / GiB).toFixed(2)} GiB, ${multiFiles.length} files`, `${verify.seconds.toFixed(2)} s`, fmtRate(totalBytes, verify.seconds), `${(verify.maxRssKiB / 1024).toFixed(0)} MiB`],
+    ['  vs sha256sum (same files)', '', `${shaSum.seconds.toFixed(2)} s`, fmtRate(totalBytes, shaSum.seconds), `${(shaSum.seconds / verify.seconds).toFixed(2)}x faster`],
+    ['  vs cores x one-core openssl', `${cores} x ${fmtRate(oneCore, 1)}`, '', fmtRate(cores * oneCore, 1), `ratio ${(rate / (cores * oneCore)).toFixed(2)} (target >= 0.85)`],
+  );
+
+  // One 2 GiB file in shard mode: only parallel shard hashing can beat one core.
+  const singleDir = path.join(ctx.root, 'single');
+  const single = path.join(singleDir, 'model.safetensors');
+  const singleBytes = 2 * GiB;
+  await ensureFile(single, singleBytes);
+  const shardArgs = ['--serialization', 'shards', '--shard-size', String(128 * MiB)];
+  await ms(ctx, ['sign', 'key', singleDir, '--private-key', `${ctx.keyPrefix}.key`, ...shardArgs]);
+  warm([single]);
+  const shaOne = await best(2, () => timed('sha256sum', [single]));
+  const vShard = await best(3, () => ms(ctx, ['verify', 'key', singleDir, '--public-key', `${ctx.keyPrefix}.pub`]));
+  const shardRate = singleBytes / vShard.seconds;
+  rows.push(
+    ['local verify, one file, shards', `2.00 GiB, 16 x 128 MiB shards`, `${vShard.seconds.toFixed(2)} s`, fmtRate(singleBytes, vShard.seconds), `${(vShard.maxRssKiB / 1024).toFixed(0)} MiB`],
+    ['  vs sha256sum (same file)', '', `${shaOne.seconds.toFixed(2)} s`, fmtRate(singleBytes, shaOne.seconds), `${(shaOne.seconds / vShard.seconds).toFixed(2)}x faster`],
+    ['  vs one-core openssl', fmtRate(oneCore, 1), '', '', `ratio ${(shardRate / oneCore).toFixed(2)} (target >= 1.8)`],
+  );
+  return verify;
+}
+
+export interface Prepared {
+  multiDir: string;
+  multiFiles: string[];
+  totalBytes: number;
+}
+
+export async function prepare(root: string): Promise<Prepared> {
+  const multiDir = path.join(root, 'multi');
+  const multiFiles = await ensureMultiFileModel(multiDir, 2 * GiB, 8);
+  const { statSync } = await import('node:fs');
+  const totalBytes = multiFiles.reduce((n, f) => n + statSync(f).size, 0);
+  return { multiDir, multiFiles, totalBytes };
+}
+
+export async function baseContext(root: string, cli: string[], env: NodeJS.ProcessEnv): Promise<BenchContext> {
+  return { root, cli, env, keyPrefix: path.join(root, 'bench'), rows: [], cores: os.availableParallelism(), oneCore: await opensslOneCore() };
+}

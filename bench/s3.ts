@@ -1,0 +1,59 @@
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import { startSwift } from '../test/harness/swift.js';
+import { ms, type BenchContext, type Prepared } from './local.js';
+import { best, fmtRate, GiB, timed, type Run } from './measure.js';
+
+/**
+ * Pull+verify from a loopback S3 store (OpenStack Swift s3api: real SigV4, on disk) against
+ * (a) local verify and (b) `aws s3 cp --recursive` followed by `sha256sum`.
+ */
+export async function benchS3(ctx: BenchContext, model: Prepared, local: Run): Promise<void> {
+  const swift = await startSwift();
+  try {
+    const env: NodeJS.ProcessEnv = {
+      ...ctx.env,
+      AWS_ACCESS_KEY_ID: swift.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: swift.secretAccessKey,
+      AWS_REGION: swift.region,
+      AWS_EC2_METADATA_DISABLED: 'true',
+    };
+    delete env.AWS_CA_BUNDLE;
+    const s3 = new S3Client({
+      endpoint: swift.endpoint,
+      region: swift.region,
+      forcePathStyle: true,
+      credentials: { accessKeyId: swift.accessKeyId, secretAccessKey: swift.secretAccessKey },
+    });
+    await s3.send(new CreateBucketCommand({ Bucket: 'bench' }));
+    s3.destroy();
+    const flags = ['--s3-endpoint', swift.endpoint, '--s3-force-path-style'];
+    const url = 's3://bench/model';
+    const run = (args: string[]) => timed(ctx.cli[0]!, [...ctx.cli.slice(1), ...args], env);
+    await run(['publish', model.multiDir, url, '--sign', 'key', '--private-key', `${ctx.keyPrefix}.key`, ...flags]);
+    const into = path.join(ctx.root, 's3-pulled');
+    const pull = await best(3, async () => {
+      await rm(into, { recursive: true, force: true });
+      await rm(`${into}.receipt.json`, { force: true });
+      return run(['pull', url, '--into', into, '--public-key', `${ctx.keyPrefix}.pub`, ...flags]);
+    });
+    const awsDir = path.join(ctx.root, 'aws-out');
+    const baseline = await best(2, async () => {
+      await rm(awsDir, { recursive: true, force: true });
+      const cp = await timed('aws', ['s3', 'cp', '--recursive', '--only-show-errors', '--endpoint-url', swift.endpoint, url, awsDir], env);
+      const files = model.multiFiles.map((f) => path.join(awsDir, path.basename(f)));
+      const sum = await timed('sha256sum', files);
+      return { seconds: cp.seconds + sum.seconds, maxRssKiB: Math.max(cp.maxRssKiB, sum.maxRssKiB), stdout: '' };
+    });
+    const b = model.totalBytes;
+    ctx.rows.push(
+      ['S3 pull+verify (loopback Swift s3api)', `${(b / GiB).toFixed(2)} GiB`, `${pull.seconds.toFixed(2)} s`, fmtRate(b, pull.seconds), `${(pull.maxRssKiB / 1024).toFixed(0)} MiB`],
+      ['  vs local verify', '', `${local.seconds.toFixed(2)} s`, '', `ratio ${(pull.seconds / local.seconds).toFixed(2)} (target <= 1.2)`],
+      ['  vs aws s3 cp --recursive + sha256sum', '', `${baseline.seconds.toFixed(2)} s`, fmtRate(b, baseline.seconds), `${(baseline.seconds / pull.seconds).toFixed(2)}x faster (target >= 2)`],
+    );
+    await rm(awsDir, { recursive: true, force: true });
+  } finally {
+    await swift.stop();
+  }
+}

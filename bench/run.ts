@@ -17,7 +17,9 @@ const only = new Set((process.env.MODELSEAL_BENCH ?? 'local,oci,s3').split(','))
 async function main(): Promise<void> {
   await mkdir(root, { recursive: true });
   const env = { ...process.env, MODELSEAL_LOG_LEVEL: 'warn', COSIGN_PASSWORD: 'bench' };
-  const ctx = await baseContext(root, [process.execPath, path.join(repo, 'bin/modelseal')], env);
+    // Run the CLI as users do (its shebang sets the Node flags), on the Node running this bench.
+  env.PATH = `${path.dirname(process.execPath)}:${env.PATH ?? ''}`;
+  const ctx = await baseContext(root, [path.join(repo, 'bin/modelseal')], env);
   if (!existsSync(`${ctx.keyPrefix}.key`)) await ms(ctx, ['generate-key-pair', '--output-key-prefix', ctx.keyPrefix]);
   console.log(`modelseal bench: ${ctx.cores} cores, one-core openssl sha256 ${fmtRate(ctx.oneCore, 1)}, data in ${root}`);
   const model = await prepare(root);

@@ -1,11 +1,10 @@
 import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ModelsealError } from './errors.js';
-import { ResourceHasher } from './hashing/stream.js';
+import { FollowHasherPool } from './hashing/follow.js';
+import { FollowedWriter } from './placement/followed-writer.js';
 import { assertReportClean, compareResources, signedFiles } from './manifest/compare.js';
 import { assertSafeRelativePath, GIT_IGNORE_PATHS } from './manifest/names.js';
 import { DEFAULT_SHARD_SIZE, hashModelFiles } from './manifest/serialize.js';
@@ -194,6 +193,7 @@ async function fetchIntoStaging(
   const pending = new Set(wanted.map((w) => w.path));
   const resources: Resource[] = [];
   const sizes = new Map<string, number>();
+  const hashers = new FollowHasherPool();
   const sink = async (file: IncomingFile): Promise<void> => {
     if (!pending.has(file.path)) {
       file.stream.destroy();
@@ -202,15 +202,16 @@ async function fetchIntoStaging(
     pending.delete(file.path);
     const dest = staging.pathFor(file.path);
     await mkdir(path.dirname(dest), { recursive: true, mode: 0o700 });
-    const hasher = new ResourceHasher(file.path, s.method, s.hashType, s.shardSize ?? 0);
-    const hashing = new Transform({
-      transform(chunk: Buffer, _enc, cb) {
-        hasher.update(chunk);
-        cb(null, chunk);
-      },
-    });
-    await pipeline(file.stream, hashing, createWriteStream(dest, { flags: 'wx', mode: 0o600 }), { signal: opts.signal });
-    const got = hasher.finish();
+    // Download on this thread, hash on a worker that follows the staging file as it grows.
+    const followed = hashers.follow(dest, file.path, s.method, s.hashType, s.shardSize ?? 0);
+    const writer = new FollowedWriter(dest, followed);
+    try {
+      await pipeline(file.stream, writer, { signal: opts.signal });
+    } catch (err) {
+      followed.abort();
+      throw err;
+    }
+    const got = await followed.finish(writer.bytes);
     // Fail fast on the first wrong file rather than after the whole model has downloaded.
     for (const r of got) {
       const want = expected.get(r.name);
@@ -219,9 +220,13 @@ async function fetchIntoStaging(
       }
     }
     resources.push(...got);
-    sizes.set(file.path, hasher.bytes);
+    sizes.set(file.path, writer.bytes);
   };
-  await source.fetch(wanted, sink, { concurrency: opts.concurrency ?? 4, signal: opts.signal });
+  try {
+    await source.fetch(wanted, sink, { concurrency: opts.concurrency ?? 4, signal: opts.signal, callerVerifiesContent: true });
+  } finally {
+    await hashers.close();
+  }
   if (pending.size > 0) throw new ModelsealError('FILE_MISSING', `source did not deliver: ${[...pending].slice(0, 5).join(', ')}`);
   return { resources, sizes };
 }

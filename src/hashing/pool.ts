@@ -66,7 +66,7 @@ export class HashPool {
 
   private spawn(): Worker | undefined {
     if (this.all.length >= this.size) return undefined;
-    const w = new Worker(WORKER_SOURCE, { eval: true });
+    const w = new Worker(WORKER_SOURCE, { eval: true, resourceLimits: { maxYoungGenerationSizeMb: 2 } });
     w.on('message', (msg: { digest?: string; size?: number; error?: string; code?: string }) => {
       const job = this.running.get(w);
       this.running.delete(w);

@@ -67,7 +67,17 @@ export interface ModelSource {
   fetch(
     wanted: SourceEntry[],
     sink: (file: IncomingFile) => Promise<void>,
-    opts: { concurrency: number; signal?: AbortSignal },
+    opts: {
+      concurrency: number;
+      signal?: AbortSignal;
+      /**
+       * The caller hashes every delivered byte against a signature that covers it (the pull
+       * pipeline does). A source may then skip re-hashing raw content with the same algorithm
+       * (an OCI raw layer's digest), but must still check sizes and whatever decides paths
+       * (tar layers' digests and diffIds).
+       */
+      callerVerifiesContent?: boolean;
+    },
   ): Promise<void>;
   /** Release connections and temporary files. */
   close(): Promise<void>;

@@ -1,11 +1,11 @@
-import { symlink, writeFile } from 'node:fs/promises';
+import { open, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { rootDigest } from '../../src/manifest/digest.js';
 import { parseShardName, sortForSigning, isIgnored, assertSafeRelativePath } from '../../src/manifest/names.js';
 import { serializeDirectory } from '../../src/manifest/serialize.js';
 import { listModelFiles } from '../../src/manifest/walk.js';
-import { ResourceHasher } from '../../src/hashing/stream.js';
+import { FollowHasherPool } from '../../src/hashing/follow.js';
 import { bytes, makeModel, sha256 } from '../helpers/model.js';
 import { tempDir } from '../harness/process.js';
 
@@ -76,14 +76,38 @@ describe('serializeDirectory', () => {
     expect(m.resources[0]!.digest).toHaveLength(128);
   });
 
-  it('the streaming hasher yields the same resources as the parallel serializer', async () => {
+  it('the follow-hasher (pull) yields the same resources as the parallel serializer, as the file grows', async () => {
     const data = bytes(100_003, 7);
     const dir = await makeModel({ w: data });
-    for (const [method, shardSize] of [['files', 0], ['shards', 4096]] as const) {
-      const m = await serializeDirectory(dir, { ...opts, method, shardSize: shardSize || undefined });
-      const h = new ResourceHasher('w', method, 'sha256', shardSize);
-      for (let i = 0; i < data.length; i += 777) h.update(data.subarray(i, i + 777));
-      expect(sortForSigning(h.finish())).toEqual(m.resources);
+    const staged = path.join(await tempDir('follow'), 'w');
+    const fh = await open(staged, 'w');
+    const pool = new FollowHasherPool(2);
+    try {
+      for (const [method, shardSize] of [['files', 0], ['shards', 4096]] as const) {
+        await fh.truncate(0);
+        const m = await serializeDirectory(dir, { ...opts, method, shardSize: shardSize || undefined });
+        const followed = pool.follow(staged, 'w', method, 'sha256', shardSize);
+        for (let i = 0; i < data.length; i += 7777) {
+          const part = data.subarray(i, i + 7777);
+          await fh.write(part, 0, part.length, i);
+          followed.grew(i + part.length);
+        }
+        expect(sortForSigning(await followed.finish(data.length))).toEqual(m.resources);
+      }
+    } finally {
+      await fh.close();
+      await pool.close();
+    }
+  });
+
+  it('the follow-hasher reports a staged file that is shorter than claimed', async () => {
+    const staged = path.join(await tempDir('follow'), 'short');
+    await writeFile(staged, 'abc');
+    const pool = new FollowHasherPool(1);
+    try {
+      await expect(pool.follow(staged, 'short', 'files', 'sha256', 0).finish(10)).rejects.toThrow(/shorter than written/);
+    } finally {
+      await pool.close();
     }
   });
 

@@ -67,7 +67,15 @@ export async function publish(input: PublishInput): Promise<PublishOutput> {
     }
     case 's3': {
       const { publishS3 } = await import('./sources/s3/publish.js');
-      const r = await publishS3({ dir: input.dir, url: input.dest, files, bundleJson: input.bundleJson, s3: input.s3 ?? {}, ...(input.sbomJson ? { sbomJson: input.sbomJson } : {}) });
+      const r = await publishS3({
+        dir: input.dir,
+        url: input.dest,
+        files,
+        bundleJson: input.bundleJson,
+        s3: input.s3 ?? {},
+        ...(input.sbomJson ? { sbomJson: input.sbomJson } : {}),
+        ...(input.sbomBundleJson ? { sbomBundleJson: input.sbomBundleJson } : {}),
+      });
       return { destination: r.url, files: files.length };
     }
     case 'dir':

@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
-import { access, readFile, stat, writeFile } from 'node:fs/promises';
+import { access, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { ModelsealError } from '../errors.js';
 import { logDecision } from '../log.js';
@@ -7,7 +8,11 @@ import { generateSbom, SBOM_FORMATS, type SbomFormat } from '../sbom/generate.js
 import { signSbom } from '../sbom/sign.js';
 import { verifySbom } from '../sbom/verify.js';
 import { addPathFlags, addTrustFlags, modelRelativeIgnores, resolveTrust, type Method, type TrustFlags } from './common.js';
+import { downloadUnverified } from '../sources/download.js';
+import { openSource, sourceKind } from '../sources/index.js';
+import { addOciFlags, ociClientOptions, type OciFlags } from './oci-options.js';
 import { action, emit } from './output.js';
+import { addS3Flags, s3OptionsFromFlags } from './s3-options.js';
 import { addSignerFlags, signerFromFlags, type SignerFlags } from './sign.js';
 
 interface PathFlags {
@@ -63,15 +68,33 @@ function methodFromFlags(f: TrustFlags): Method | undefined {
   return undefined;
 }
 
+/** A remote model (oci://, s3://) is described from a temporary copy, removed afterwards. */
+async function withLocalCopy<T>(model: string, f: GenerateFlags, use: (dir: string, location?: string) => Promise<T>): Promise<T> {
+  const kind = sourceKind(model);
+  if (kind === 'dir') return use(model);
+  const tmp = await mkdtemp(path.join(os.tmpdir(), 'modelseal-sbom-'));
+  try {
+    const name = model.replace(/[@:][^/]*$/, '').split('/').filter(Boolean).pop() ?? 'model';
+    const dir = path.join(tmp, name);
+    const source = await openSource(model, kind === 'oci' ? { oci: ociClientOptions(f as OciFlags) } : { s3: s3OptionsFromFlags(f as unknown as Record<string, unknown>) });
+    const pinned = await downloadUnverified(source, dir);
+    return await use(dir, pinned.startsWith('sha256:') ? `${model.replace(/@sha256:[0-9a-f]+$/, '')}@${pinned}` : model);
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+}
+
 async function runGenerate(model: string, f: GenerateFlags): Promise<void> {
-  const res = await generateSbom(model, {
-    format: f.format,
-    ignorePaths: await ignoresFor(model, f, [f.output]),
-    allowSymlinks: f.allowSymlinks,
-    ...(f.baseModel ? { baseModel: f.baseModel } : {}),
-    ...(f.downloadLocation ? { downloadLocation: f.downloadLocation } : {}),
-    ...(f.supplier ? { supplier: f.supplier } : {}),
-  });
+  const res = await withLocalCopy(model, f, async (dir, location) =>
+    generateSbom(dir, {
+      format: f.format,
+      ignorePaths: await ignoresFor(dir, f, [f.output]),
+      allowSymlinks: f.allowSymlinks,
+      ...(f.baseModel ? { baseModel: f.baseModel } : {}),
+      ...(f.downloadLocation ?? location ? { downloadLocation: f.downloadLocation ?? location } : {}),
+      ...(f.supplier ? { supplier: f.supplier } : {}),
+    }),
+  );
   const blocking = res.findings.filter((x) => x.severity !== 'info');
   if (!f.output) {
     process.stdout.write(res.json);
@@ -152,7 +175,7 @@ function withParentFlags<T>(cmd: Command): T {
 export function sbomCommand(): Command {
   const sbom = new Command('sbom')
     .description('generate a model SBOM (CycloneDX ML-BOM or SPDX 3 AI) with a model-file safety scan')
-    .argument('<model>', 'model directory or single file')
+    .argument('<model>', 'model directory or single file, or oci://… / s3://… (described from a temporary copy)')
     .addOption(new Option('--format <format>', 'SBOM format').choices([...SBOM_FORMATS]).default('cyclonedx'))
     .option('--output <file>', 'write the SBOM here (default: stdout)')
     .option('--base-model <ref@digest>', 'base model this one derives from: REF@sha256:<hex>')
@@ -160,6 +183,8 @@ export function sbomCommand(): Command {
     .option('--supplier <name>', 'SPDX supplier organization')
     .option('--json', 'print the result as JSON (with --output)');
   addPathFlags(sbom);
+  addOciFlags(sbom);
+  addS3Flags(sbom);
   sbom.action(action((model: string, f: GenerateFlags) => runGenerate(model, f)));
 
   const sign = new Command('sign').description('sign an SBOM as an in-toto attestation in a Sigstore bundle');

@@ -63,3 +63,27 @@ describe('publish --sbom and pull --require-sbom (OCI, through the CLI)', () => 
     expect(r.code).toBe(3);
   });
 });
+
+describe('sbom of a remote model', () => {
+  let registry: RegistryServer;
+  beforeAll(async () => {
+    registry = await startRegistry();
+  });
+  afterAll(async () => registry?.stop());
+
+  it('describes an OCI artefact from a temporary copy, with the pinned digest as its location', async () => {
+    const dir = await tempDir('remote-sbom-keys');
+    const k = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const key = path.join(dir, 'k.pem');
+    await writeFile(key, k.privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    const m = await makeModel({ 'config.json': '{"model_type":"tiny","architectures":["TinyForCausalLM"]}', 'model.safetensors': safetensors() });
+    const ref = `oci://${registry.host}/sbom/remote:v1`;
+    expect((await runCli(['publish', m, ref, '--sign', 'key', '--private-key', key, '--insecure-http'])).code).toBe(0);
+    const out = path.join(dir, 'remote.spdx.json');
+    const r = await runCli(['sbom', ref, '--format', 'spdx3', '--output', out, '--insecure-http', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const local = await runCli(['sbom', m, '--format', 'spdx3', '--json', '--output', path.join(dir, 'local.spdx.json')]);
+    expect(JSON.parse(r.stdout).rootDigest).toBe(JSON.parse(local.stdout).rootDigest);
+    expect(await readFile(out, 'utf8')).toMatch(/@sha256:[0-9a-f]{64}/);
+  });
+});

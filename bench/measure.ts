@@ -47,3 +47,12 @@ export async function opensslOneCore(seconds = 3): Promise<number> {
 export const GiB = 1024 ** 3;
 export const MiB = 1024 ** 2;
 export const fmtRate = (bytes: number, s: number) => `${(bytes / s / MiB).toFixed(0)} MiB/s`;
+
+/** The three rows every pull benchmark prints: itself, against local verify, against its baseline tool. */
+export function pullRows(label: string, bytes: number, pull: Run, local: Run, baseline: Run, baselineName: string, localTarget: number): string[][] {
+  return [
+    [label, `${(bytes / GiB).toFixed(2)} GiB`, `${pull.seconds.toFixed(2)} s`, fmtRate(bytes, pull.seconds), `${(pull.maxRssKiB / 1024).toFixed(0)} MiB`],
+    ['  vs local verify', '', `${local.seconds.toFixed(2)} s`, '', `ratio ${(pull.seconds / local.seconds).toFixed(2)} (target <= ${localTarget})`],
+    [`  vs ${baselineName}`, '', `${baseline.seconds.toFixed(2)} s`, fmtRate(bytes, baseline.seconds), `${(baseline.seconds / pull.seconds).toFixed(2)}x faster (target >= 2)`],
+  ];
+}

@@ -2,7 +2,7 @@ import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { startRegistry } from '../test/harness/registry.js';
 import { ms, type BenchContext, type Prepared } from './local.js';
-import { best, fmtRate, GiB, timed, type Run } from './measure.js';
+import { best, pullRows, timed, type Run } from './measure.js';
 
 /**
  * Pull+verify from a loopback registry against (a) local verify of the same files and
@@ -28,12 +28,7 @@ export async function benchOci(ctx: BenchContext, model: Prepared, local: Run): 
       const sum = await timed('sha256sum', blobs);
       return { seconds: copy.seconds + sum.seconds, maxRssKiB: Math.max(copy.maxRssKiB, sum.maxRssKiB), stdout: '' };
     });
-    const b = model.totalBytes;
-    ctx.rows.push(
-      ['OCI pull+verify (loopback registry)', `${(b / GiB).toFixed(2)} GiB`, `${pull.seconds.toFixed(2)} s`, fmtRate(b, pull.seconds), `${(pull.maxRssKiB / 1024).toFixed(0)} MiB`],
-      ['  vs local verify', '', `${local.seconds.toFixed(2)} s`, '', `ratio ${(pull.seconds / local.seconds).toFixed(2)} (target <= 1.15)`],
-      ['  vs skopeo copy + sha256sum', '', `${baseline.seconds.toFixed(2)} s`, fmtRate(b, baseline.seconds), `${(baseline.seconds / pull.seconds).toFixed(2)}x faster (target >= 2)`],
-    );
+    ctx.rows.push(...pullRows('OCI pull+verify (loopback registry)', model.totalBytes, pull, local, baseline, 'skopeo copy + sha256sum', 1.15));
     await rm(skopeoDir, { recursive: true, force: true });
   } finally {
     await registry.stop();

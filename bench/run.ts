@@ -16,7 +16,7 @@ const only = new Set((process.env.MODELSEAL_BENCH ?? 'local,oci,s3').split(','))
 
 async function main(): Promise<void> {
   await mkdir(root, { recursive: true });
-  const env = { ...process.env, MODELSEAL_LOG_LEVEL: 'warn', COSIGN_PASSWORD: 'bench' };
+  const env: NodeJS.ProcessEnv = { ...process.env, MODELSEAL_LOG_LEVEL: 'warn', COSIGN_PASSWORD: 'bench' };
     // Run the CLI as users do (its shebang sets the Node flags), on the Node running this bench.
   env.PATH = `${path.dirname(process.execPath)}:${env.PATH ?? ''}`;
   const ctx = await baseContext(root, [path.join(repo, 'bin/modelseal')], env);

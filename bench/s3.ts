@@ -3,7 +3,7 @@ import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { startSwift } from '../test/harness/swift.js';
 import { ms, type BenchContext, type Prepared } from './local.js';
-import { best, fmtRate, GiB, timed, type Run } from './measure.js';
+import { best, pullRows, timed, type Run } from './measure.js';
 
 /**
  * Pull+verify from a loopback S3 store (OpenStack Swift s3api: real SigV4, on disk) against
@@ -46,12 +46,7 @@ export async function benchS3(ctx: BenchContext, model: Prepared, local: Run): P
       const sum = await timed('sha256sum', files);
       return { seconds: cp.seconds + sum.seconds, maxRssKiB: Math.max(cp.maxRssKiB, sum.maxRssKiB), stdout: '' };
     });
-    const b = model.totalBytes;
-    ctx.rows.push(
-      ['S3 pull+verify (loopback Swift s3api)', `${(b / GiB).toFixed(2)} GiB`, `${pull.seconds.toFixed(2)} s`, fmtRate(b, pull.seconds), `${(pull.maxRssKiB / 1024).toFixed(0)} MiB`],
-      ['  vs local verify', '', `${local.seconds.toFixed(2)} s`, '', `ratio ${(pull.seconds / local.seconds).toFixed(2)} (target <= 1.2)`],
-      ['  vs aws s3 cp --recursive + sha256sum', '', `${baseline.seconds.toFixed(2)} s`, fmtRate(b, baseline.seconds), `${(baseline.seconds / pull.seconds).toFixed(2)}x faster (target >= 2)`],
-    );
+    ctx.rows.push(...pullRows('S3 pull+verify (loopback Swift s3api)', model.totalBytes, pull, local, baseline, 'aws s3 cp --recursive + sha256sum', 1.2));
     await rm(awsDir, { recursive: true, force: true });
   } finally {
     await swift.stop();

@@ -7,7 +7,7 @@ import { verifyBlob } from '../verification/blob.js';
 import { readBundleFile } from '../verify-model.js';
 import { authoritiesFromFlags, type Method } from './common.js';
 import { action, emit } from './output.js';
-import { PUBLIC_GOOD, signerFromFlags } from './sign.js';
+import { addKeylessFlags, signerFromFlags } from './sign.js';
 
 interface SignBlobFlags {
   bundle: string;
@@ -21,17 +21,13 @@ interface SignBlobFlags {
 
 /** cosign `sign-blob --bundle`: a v0.3 Sigstore bundle with a message signature over one file. */
 export function signBlobCommand(): Command {
-  return new Command('sign-blob')
+  const cmd = new Command('sign-blob')
     .description('sign one file into a cosign-compatible Sigstore bundle (key, or keyless without --key)')
     .argument('<file>', 'the file to sign (streamed, any size)')
     .requiredOption('--bundle <file>', 'where to write the bundle')
     .option('--key <file>', 'EC private key (PEM or cosign encrypted); omit for keyless')
-    .option('--identity-token <jwt>', 'keyless: OIDC token (default $SIGSTORE_ID_TOKEN)')
-    .option('--fulcio-url <url>', 'keyless: Fulcio', PUBLIC_GOOD.fulcio)
-    .option('--rekor-url <url>', 'keyless: Rekor', PUBLIC_GOOD.rekor)
-    .option('--tsa-url <url>', 'keyless: timestamp authority', PUBLIC_GOOD.tsa)
-    .option('--json', 'print the result as JSON')
-    .action(
+    .option('--json', 'print the result as JSON');
+  return addKeylessFlags(cmd, 'keyless: ').action(
       action(async (file: string, f: SignBlobFlags) => {
         const method: Method = f.key ? 'key' : 'sigstore';
         const signer = await signerFromFlags(method, { ...f, privateKey: f.key });

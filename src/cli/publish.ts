@@ -14,7 +14,7 @@ import { addPathFlags, addSerializationFlags, type Method } from './common.js';
 import { addOciFlags, ociClientOptions, type OciFlags } from './oci-options.js';
 import { action, emit } from './output.js';
 import { addS3Flags, s3OptionsFromFlags } from './s3-options.js';
-import { manifestForSigning, PUBLIC_GOOD, signerFromFlags, type SignFlags } from './sign.js';
+import { addKeylessFlags, manifestForSigning, signerFromFlags, type SignFlags } from './sign.js';
 
 interface PublishFlags extends SignFlags {
   sign: Method;
@@ -32,14 +32,11 @@ export function publishCommand(): Command {
     .option('--private-key <file>', 'key or certificate method: EC private key (PEM or cosign encrypted)')
     .option('--signing-cert <file>', 'certificate method: PEM leaf certificate')
     .option('--cert-chain <file...>', 'certificate method: intermediates and root, leaf-to-root')
-    .option('--identity-token <jwt>', 'sigstore method: OIDC token (default $SIGSTORE_ID_TOKEN)')
-    .option('--fulcio-url <url>', 'sigstore method: Fulcio', PUBLIC_GOOD.fulcio)
-    .option('--rekor-url <url>', 'sigstore method: Rekor', PUBLIC_GOOD.rekor)
-    .option('--tsa-url <url>', 'sigstore method: timestamp authority', PUBLIC_GOOD.tsa)
     .option('--signature <path>', 'also write the bundle here (default: not written locally)')
     .option('--sbom [file]', 'attach a signed SBOM beside the signature: this CycloneDX/SPDX file, or (no file) one generated now')
     .option('--cosign', 'OCI: also sign the pushed manifest digest cosign-style (v3 bundle referrer)')
     .option('--json', 'print the result as JSON');
+  addKeylessFlags(cmd, 'sigstore method: ');
   addSerializationFlags(cmd);
   addPathFlags(cmd);
   addOciFlags(cmd);

@@ -51,11 +51,16 @@ export function addSignerFlags(cmd: Command, method: Method): Command {
       .requiredOption('--signing-cert <file>', 'PEM leaf certificate')
       .option('--cert-chain <file...>', 'PEM intermediates and root, leaf-to-root');
   }
+  return addKeylessFlags(cmd, '');
+}
+
+/** Keyless signing flags (public-good services by default); `prefix` labels them in shared help. */
+export function addKeylessFlags(cmd: Command, prefix: string): Command {
   return cmd
-    .option('--identity-token <jwt>', 'OIDC identity token (default: $SIGSTORE_ID_TOKEN)')
-    .option('--fulcio-url <url>', 'Fulcio CA', PUBLIC_GOOD.fulcio)
-    .option('--rekor-url <url>', 'Rekor transparency log', PUBLIC_GOOD.rekor)
-    .option('--tsa-url <url>', 'RFC 3161 timestamp authority (empty: none)', PUBLIC_GOOD.tsa);
+    .option('--identity-token <jwt>', `${prefix}OIDC identity token (default: $SIGSTORE_ID_TOKEN)`)
+    .option('--fulcio-url <url>', `${prefix}Fulcio CA`, PUBLIC_GOOD.fulcio)
+    .option('--rekor-url <url>', `${prefix}Rekor transparency log`, PUBLIC_GOOD.rekor)
+    .option('--tsa-url <url>', `${prefix}RFC 3161 timestamp authority (empty: none)`, PUBLIC_GOOD.tsa);
 }
 
 /** Build the signer a method's flags describe (keys are parsed and checked here, at the edge). */

@@ -5,9 +5,6 @@ import { ModelsealError } from '../errors.js';
 import { GIT_IGNORE_PATHS } from '../manifest/names.js';
 import { DEFAULT_SHARD_SIZE } from '../manifest/serialize.js';
 import type { HashAlgorithm, SerializationMethod } from '../manifest/types.js';
-import { authoritiesFor } from '../policy/authorities.js';
-import { loadPolicy } from '../policy/load.js';
-import { ruleFor } from '../policy/match.js';
 import type { ModelRule, TrustPolicy } from '../policy/types.js';
 import { loadCertificates, loadPublicKeys } from '../signing/keys.js';
 import { loadTrustedRootFile } from '../verification/trust-input.js';
@@ -98,6 +95,12 @@ export async function resolveTrust(reference: string, method: Method | undefined
   if (f.policy) {
     const mixed = ['publicKey', 'certChain', 'identity', 'identityRegexp', 'identityProvider'].filter((k) => f[k as keyof TrustFlags] !== undefined);
     if (mixed.length > 0) throw new ModelsealError('USAGE', `--policy decides the signers; do not combine it with --${mixed.map(kebab).join(', --')}`);
+    // The policy stack (YAML parser, validators) loads only when a policy is given.
+    const [{ loadPolicy }, { ruleFor }, { authoritiesFor }] = await Promise.all([
+      import('../policy/load.js'),
+      import('../policy/match.js'),
+      import('../policy/authorities.js'),
+    ]);
     const policy = await loadPolicy(f.policy);
     const rule = ruleFor(policy, reference);
     return { authorities: await authoritiesFor(policy, rule), policy, rule };

@@ -2,7 +2,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { readFile, stat } from 'node:fs/promises';
 import { ModelsealError } from '../errors.js';
-import { publicGoodTrustedRoot } from '../trust/public-good.js';
 
 const MAX_TRUST_BYTES = 4 * 1024 * 1024;
 
@@ -23,6 +22,8 @@ export async function loadTrustedRootFile(file?: string): Promise<unknown> {
     if (configured) return loadTrustedRootFile(configured);
     const refreshed = refreshedTrustRootPath();
     if (await stat(refreshed).then((s) => s.isFile(), () => false)) return loadTrustedRootFile(refreshed);
+    // Loaded only here: the snapshot and its validator are not needed for key or certificate trust.
+    const { publicGoodTrustedRoot } = await import('../trust/public-good.js');
     return publicGoodTrustedRoot();
   }
   const target = file;

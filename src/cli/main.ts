@@ -31,12 +31,17 @@ function requested(argv: string[]): string[] {
   return first !== undefined && first in COMMANDS ? [first] : Object.keys(COMMANDS);
 }
 
+/** Commands that hash a local tree: their workers start first (see sharedHashPool). */
+const HASHING = new Set(['digest', 'sign', 'verify', 'publish', 'audit']);
+
 export async function buildProgram(argv: string[] = process.argv): Promise<Command> {
+  const names = requested(argv);
+  if (names.length === 1 && HASHING.has(names[0]!)) (await import('../hashing/pool.js')).sharedHashPool();
   const program = new Command('modelseal')
     .description('prove that the model weights you serve are exactly the weights someone signed')
     .version(VERSION)
     .showHelpAfterError();
-  for (const name of requested(argv)) program.addCommand(await COMMANDS[name]!());
+  for (const name of names) program.addCommand(await COMMANDS[name]!());
   // Every nested command reports usage errors through the same path (exit 2).
   const override = (cmd: Command) => {
     cmd.exitOverride();

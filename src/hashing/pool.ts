@@ -25,7 +25,7 @@ interface Pending {
 
 /**
  * A fixed pool of hashing threads. Files (and shards of one large file) hash in parallel,
- * one task per worker at a time, so peak memory is workers × 4 MiB.
+ * one task per worker at a time, so peak memory is workers × one read buffer.
  */
 export class HashPool {
   private readonly size: number;
@@ -47,6 +47,12 @@ export class HashPool {
     });
   }
 
+  /** Start every worker now, so their boot overlaps the caller's signature checks and directory walk. */
+  warm(): this {
+    for (let w = this.spawn(); w; w = this.spawn()) this.idle.push(w);
+    return this;
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     await Promise.all(this.all.map((w) => w.terminate()));
@@ -60,6 +66,7 @@ export class HashPool {
       if (!worker) return;
       const job = this.queue.shift()!;
       this.running.set(worker, job);
+      worker.ref();
       worker.postMessage({ id: 0, ...job.task });
     }
   }
@@ -71,6 +78,7 @@ export class HashPool {
       const job = this.running.get(w);
       this.running.delete(w);
       this.idle.push(w);
+      w.unref();
       if (job) {
         if (msg.error !== undefined) job.reject(ioError(job.task.path, msg.error, msg.code));
         else job.resolve({ digest: msg.digest!, size: msg.size! });
@@ -82,6 +90,8 @@ export class HashPool {
       this.running.delete(w);
       job?.reject(new ModelsealError('INTERNAL', `hash worker failed: ${err.message}`, { cause: err }));
     });
+    // Idle workers never hold the process open; a busy one does until it answers.
+    w.unref();
     this.all.push(w);
     return w;
   }
@@ -93,12 +103,18 @@ function ioError(path: string, message: string, code?: string): ModelsealError {
   return new ModelsealError('IO', `cannot read ${path}: ${message}`);
 }
 
-/** Run tasks on a temporary pool (or a given one) and return results in task order. */
-export async function hashAll(tasks: HashTask[], pool?: HashPool): Promise<HashResult[]> {
-  const own = pool ?? new HashPool(Math.min(os.availableParallelism(), Math.max(1, tasks.length)));
-  try {
-    return await Promise.all(tasks.map((t) => own.hash(t)));
-  } finally {
-    if (!pool) await own.close();
-  }
+let shared: HashPool | undefined;
+
+/**
+ * The process's pool, one worker per core. The CLI warms it before loading a hashing command,
+ * so the workers' boot (~100 ms each) overlaps module loading and signature checks.
+ */
+export function sharedHashPool(): HashPool {
+  shared ??= new HashPool().warm();
+  return shared;
+}
+
+/** Run tasks on the shared pool (or a given one) and return results in task order. */
+export async function hashAll(tasks: HashTask[], pool: HashPool = sharedHashPool()): Promise<HashResult[]> {
+  return Promise.all(tasks.map((t) => pool.hash(t)));
 }

@@ -1,6 +1,5 @@
 import { createPrivateKey, generateKeyPairSync, randomBytes, scrypt, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
-import nacl from 'tweetnacl';
 import { ModelsealError } from '../errors.js';
 import { isPlainObject } from '../formats/strict-json.js';
 import { parseJsonBytes } from '../verification/json-bytes.js';
@@ -32,6 +31,11 @@ function b64(v: unknown, what: string, length?: number): Buffer {
 }
 
 /** Decrypt the JSON body of an `ENCRYPTED SIGSTORE/COSIGN PRIVATE KEY` block (go-securesystemslib `encrypted`). */
+/** Loaded only when a cosign key file is read or written, not by every verify. */
+async function loadNacl(): Promise<typeof import('tweetnacl')> {
+  return (await import('tweetnacl')).default;
+}
+
 export async function decryptCosignKey(body: Buffer, password: string): Promise<KeyObject> {
   const { value: doc } = parseJsonBytes(body, 'KEY_INVALID', 'cosign private key');
   const kdf = isPlainObject(doc) ? doc.kdf : undefined;
@@ -42,6 +46,7 @@ export async function decryptCosignKey(body: Buffer, password: string): Promise<
   const set = isPlainObject(params) ? SCRYPT_SETS.find((s) => s.N === params.N && s.r === params.r && s.p === params.p) : undefined;
   if (!set) keyError(`scrypt parameters ${JSON.stringify(params)} are not one of cosign's (N=32768|65536|131072, r=8, p=1)`);
   if (cipher.name !== 'nacl/secretbox') keyError(`unsupported cipher ${JSON.stringify(cipher.name)}`);
+  const nacl = await loadNacl();
   const salt = b64(kdf.salt, 'kdf.salt', SALT_BYTES);
   const nonce = b64(cipher.nonce, 'cipher.nonce', nacl.secretbox.nonceLength);
   const ciphertext = b64(doc.ciphertext, 'ciphertext');
@@ -58,6 +63,7 @@ export async function decryptCosignKey(body: Buffer, password: string): Promise<
 }
 
 async function encryptCosignKey(pkcs8: Buffer, password: string): Promise<Buffer> {
+  const nacl = await loadNacl();
   const salt = randomBytes(SALT_BYTES);
   const nonce = randomBytes(nacl.secretbox.nonceLength);
   const params = { N: DEFAULT_N, r: 8, p: 1 };

@@ -1,5 +1,5 @@
 import { createPublicKey, sign as nodeSign, verify as nodeVerify, type KeyObject } from 'node:crypto';
-import { p256, p384, p521 } from '@noble/curves/nist.js';
+import { createRequire } from 'node:module';
 import { ModelsealError } from '../errors.js';
 
 /**
@@ -11,10 +11,18 @@ export type EcCurve = 'P-256' | 'P-384' | 'P-521';
 export type EcHash = 'sha256' | 'sha384' | 'sha512';
 
 const CURVES = {
-  'P-256': { hash: 'sha256', bytes: 32, noble: p256, digestName: 'SHA2_256' },
-  'P-384': { hash: 'sha384', bytes: 48, noble: p384, digestName: 'SHA2_384' },
-  'P-521': { hash: 'sha512', bytes: 66, noble: p521, digestName: 'SHA2_512' },
+  'P-256': { hash: 'sha256', bytes: 32, noble: 'p256', digestName: 'SHA2_256' },
+  'P-384': { hash: 'sha384', bytes: 48, noble: 'p384', digestName: 'SHA2_384' },
+  'P-521': { hash: 'sha512', bytes: 66, noble: 'p521', digestName: 'SHA2_512' },
 } as const;
+
+type Nist = typeof import('@noble/curves/nist.js');
+let nist: Nist | undefined;
+/** noble costs ~50 ms to load and only prehashed (blob) signatures need it; require(esm) keeps callers sync. */
+function noble(curve: EcCurve): Nist['p256'] {
+  nist ??= createRequire(import.meta.url)('@noble/curves/nist.js') as Nist;
+  return nist[CURVES[curve].noble];
+}
 
 const CURVE_BY_NODE_NAME: Record<string, EcCurve> = {
   prime256v1: 'P-256',
@@ -66,7 +74,7 @@ export function verifyEcdsaPrehashed(publicKey: KeyObject, digest: Uint8Array, s
   const curve = ecCurveOf(publicKey);
   const point = rawPublicPoint(publicKey, curve);
   try {
-    return CURVES[curve].noble.verify(signature, digest, point, { prehash: false, format: 'der', lowS: false });
+    return noble(curve).verify(signature, digest, point, { prehash: false, format: 'der', lowS: false });
   } catch {
     return false;
   }
@@ -78,7 +86,7 @@ export function signEcdsaPrehashed(privateKey: KeyObject, digest: Uint8Array): B
   const jwk = privateKey.export({ format: 'jwk' });
   if (typeof jwk.d !== 'string') throw new ModelsealError('KEY_INVALID', 'not an EC private key');
   const scalar = leftPad(Buffer.from(jwk.d, 'base64url'), CURVES[curve].bytes);
-  return Buffer.from(CURVES[curve].noble.sign(digest, scalar, { prehash: false, format: 'der' }));
+  return Buffer.from(noble(curve).sign(digest, scalar, { prehash: false, format: 'der' }));
 }
 
 /** The public half of an EC private key (or the key itself when already public). */

@@ -40,7 +40,7 @@ export interface S3Options {
 
 export const MiB = 1024 * 1024;
 export const DEFAULT_PART_SIZE = 8 * MiB;
-export const DEFAULT_PARALLEL_PARTS = 8;
+export const DEFAULT_PARALLEL_PARTS = 4;
 export const DEFAULT_UPLOAD_PART_SIZE = 16 * MiB;
 export const MIN_UPLOAD_PART_SIZE = 5 * MiB;
 export const DEFAULT_RETRIES = 5;

@@ -12,12 +12,12 @@ export async function benchOci(ctx: BenchContext, model: Prepared, local: Run): 
   const registry = await startRegistry();
   try {
     const ref = `oci://${registry.host}/bench/model:v1`;
-    await ms(ctx, ['publish', model.multiDir, ref, '--sign', 'key', '--private-key', `${ctx.keyPrefix}.key`, '--insecure-http']);
+    await ms(ctx, ['publish', model.multiDir, ref, '--sign', 'key', '--private-key', `${ctx.keyPrefix}.key`, '--plain-http']);
     const into = path.join(ctx.root, 'oci-pulled');
     const pull = await best(3, async () => {
       await rm(into, { recursive: true, force: true });
       await rm(`${into}.receipt.json`, { force: true });
-      return ms(ctx, ['pull', ref, '--into', into, '--public-key', `${ctx.keyPrefix}.pub`, '--insecure-http', '--concurrency', '4']);
+      return ms(ctx, ['pull', ref, '--into', into, '--public-key', `${ctx.keyPrefix}.pub`, '--plain-http', '--concurrency', '4']);
     });
     const skopeoDir = path.join(ctx.root, 'skopeo-out');
     const baseline = await best(2, async () => {

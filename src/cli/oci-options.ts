@@ -5,6 +5,7 @@ import type { OciClientOptions } from '../sources/oci/client.js';
 /** Registry flags shared by pull, publish and inspect (skopeo/podman spellings where they exist). */
 export interface OciFlags {
   registryAuthFile?: string;
+  plainHttp?: boolean;
   insecureHttp?: boolean;
   caFile?: string;
   registryUsername?: string;
@@ -15,7 +16,9 @@ export interface OciFlags {
 export function addOciFlags(cmd: Command): Command {
   return cmd
     .option('--registry-auth-file <file>', 'docker config.json / auth.json / .dockerconfigjson (default: REGISTRY_AUTH_FILE, $DOCKER_CONFIG, ~/.docker/config.json, mounted Secret)')
-    .option('--insecure-http', 'talk plain HTTP to the registry (loopback/test registries only); never a fallback from HTTPS')
+    .option('--plain-http', 'talk plain HTTP to the registry (loopback/test registries only); never a fallback from HTTPS (ORAS spelling, as in init)')
+    // The name this flag had before it was aligned with `init` and ORAS; kept so scripts keep working.
+    .addOption(new Option('--insecure-http', 'same as --plain-http').hideHelp())
     .option('--ca-file <file>', 'PEM CA bundle trusted in addition to the system roots')
     .option('--registry-username <user>', 'registry user; the password is read from MODELSEAL_REGISTRY_PASSWORD (never from argv)')
     .addOption(new Option('--registry-retries <n>', 'retries for 429/5xx/resets and resumes of cut downloads').default('4'))
@@ -32,7 +35,7 @@ function intFlag(v: string | undefined, name: string, min: number, max: number):
 export function ociClientOptions(f: OciFlags, env: NodeJS.ProcessEnv = process.env): OciClientOptions {
   const o: OciClientOptions = { env };
   if (f.registryAuthFile) o.authFile = f.registryAuthFile;
-  if (f.insecureHttp) o.plainHttp = true;
+  if (f.plainHttp || f.insecureHttp) o.plainHttp = true;
   if (f.caFile) o.caFile = f.caFile;
   if (f.registryUsername !== undefined) {
     const password = env.MODELSEAL_REGISTRY_PASSWORD;

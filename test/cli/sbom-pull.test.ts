@@ -35,10 +35,10 @@ describe('publish --sbom and pull --require-sbom (OCI, through the CLI)', () => 
 
   it('a model published with a signed SBOM pulls with --require-sbom, and the receipt names the SBOM', async () => {
     const ref = `oci://${registry.host}/sbom/with:v1`;
-    const pub = await runCli(['publish', await model(), ref, '--sign', 'key', '--private-key', keys.key, '--sbom', '--insecure-http', '--json']);
+    const pub = await runCli(['publish', await model(), ref, '--sign', 'key', '--private-key', keys.key, '--sbom', '--plain-http', '--json']);
     expect(pub.code, pub.stderr).toBe(0);
     const target = await into();
-    const r = await runCli(['pull', ref, '--into', target, '--public-key', keys.pub, '--require-sbom', '--insecure-http', '--json']);
+    const r = await runCli(['pull', ref, '--into', target, '--public-key', keys.pub, '--require-sbom', '--plain-http', '--json']);
     expect(r.code, r.stderr).toBe(0);
     const receipt = JSON.parse(await readFile(`${target}.receipt.json`, 'utf8'));
     expect(receipt.sbom.origin).toMatch(/^referrer sha256:/);
@@ -47,9 +47,9 @@ describe('publish --sbom and pull --require-sbom (OCI, through the CLI)', () => 
 
   it('a model without an SBOM is refused with --require-sbom (exit 6), and nothing is placed', async () => {
     const ref = `oci://${registry.host}/sbom/without:v1`;
-    expect((await runCli(['publish', await model(), ref, '--sign', 'key', '--private-key', keys.key, '--insecure-http'])).code).toBe(0);
+    expect((await runCli(['publish', await model(), ref, '--sign', 'key', '--private-key', keys.key, '--plain-http'])).code).toBe(0);
     const target = await into();
-    const r = await runCli(['pull', ref, '--into', target, '--public-key', keys.pub, '--require-sbom', '--insecure-http']);
+    const r = await runCli(['pull', ref, '--into', target, '--public-key', keys.pub, '--require-sbom', '--plain-http']);
     expect(r.code, r.stderr).toBe(6);
     expect(r.stderr).toMatch(/SBOM_REQUIRED/);
     await expect(readFile(`${target}.receipt.json`)).rejects.toThrow();
@@ -57,9 +57,9 @@ describe('publish --sbom and pull --require-sbom (OCI, through the CLI)', () => 
 
   it('an SBOM signed by a key the puller does not trust is refused', async () => {
     const ref = `oci://${registry.host}/sbom/other:v1`;
-    expect((await runCli(['publish', await model(), ref, '--sign', 'key', '--private-key', keys.key, '--sbom', '--insecure-http'])).code).toBe(0);
+    expect((await runCli(['publish', await model(), ref, '--sign', 'key', '--private-key', keys.key, '--sbom', '--plain-http'])).code).toBe(0);
     // Trusting only another key: the model signature fails first (exit 3); the SBOM is never trusted on its own.
-    const r = await runCli(['pull', ref, '--into', await into(), '--public-key', keys.otherPub, '--require-sbom', '--insecure-http']);
+    const r = await runCli(['pull', ref, '--into', await into(), '--public-key', keys.otherPub, '--require-sbom', '--plain-http']);
     expect(r.code).toBe(3);
   });
 });
@@ -78,9 +78,9 @@ describe('sbom of a remote model', () => {
     await writeFile(key, k.privateKey.export({ type: 'pkcs8', format: 'pem' }));
     const m = await makeModel({ 'config.json': '{"model_type":"tiny","architectures":["TinyForCausalLM"]}', 'model.safetensors': safetensors() });
     const ref = `oci://${registry.host}/sbom/remote:v1`;
-    expect((await runCli(['publish', m, ref, '--sign', 'key', '--private-key', key, '--insecure-http'])).code).toBe(0);
+    expect((await runCli(['publish', m, ref, '--sign', 'key', '--private-key', key, '--plain-http'])).code).toBe(0);
     const out = path.join(dir, 'remote.spdx.json');
-    const r = await runCli(['sbom', ref, '--format', 'spdx3', '--output', out, '--insecure-http', '--json']);
+    const r = await runCli(['sbom', ref, '--format', 'spdx3', '--output', out, '--plain-http', '--json']);
     expect(r.code, r.stderr).toBe(0);
     const local = await runCli(['sbom', m, '--format', 'spdx3', '--json', '--output', path.join(dir, 'local.spdx.json')]);
     expect(JSON.parse(r.stdout).rootDigest).toBe(JSON.parse(local.stdout).rootDigest);

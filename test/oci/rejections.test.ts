@@ -1,4 +1,5 @@
 import { writeFile, readFile } from 'node:fs/promises';
+import { zstdCompressSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isModelsealError, type ErrorCode } from '../../src/errors.js';
 import { createOciSource } from '../../src/sources/oci/source.js';
@@ -97,6 +98,34 @@ describe('OCI rejections against a real registry', () => {
       const err = await src.list().catch((e: unknown) => e);
       expect(isModelsealError(err, 'ARCHIVE_UNSAFE')).toBe(true);
       await src.close();
+    });
+
+    it.each([
+      ['gzip', 'tar+gzip', gzip],
+      ['zstd', 'tar+zstd', (b: Buffer) => Buffer.from(zstdCompressSync(b))],
+    ] as const)('a %s decompression bomb stops at the expansion limit', async (name, suffix, compress) => {
+      // 8 MiB of zeros squeezes to a few KiB; with a 1 MiB floor and 10x ratio it must stop early.
+      const tar = await makeTar([{ name: 'd/zeros.bin', content: Buffer.alloc(8 * 1024 * 1024) }]);
+      const layer = compress(tar);
+      expect(layer.length * 10).toBeLessThan(1024 * 1024);
+      const ref = `oci://${reg.host}/rej/tar:bomb-${name}`;
+      await pushArtifact(ref, await clientFor(reg), {
+        artifactType: 'application/vnd.cncf.model.manifest.v1+json',
+        config: { mediaType: 'application/vnd.cncf.model.config.v1+json', bytes: modelPackConfig([`sha256:${sha256(tar)}`]) },
+        layers: [{ mediaType: `application/vnd.cncf.model.weight.v1.${suffix}`, bytes: layer, annotations: { 'org.cncf.model.filepath': 'd' } }],
+      });
+      const expansion = { ratio: 10, floor: 1024 * 1024 };
+      const src = createOciSource(ref, await clientFor(reg, { expansion }));
+      await src.resolve();
+      const err = await src.list().catch((e: unknown) => e);
+      expect(isModelsealError(err, 'ARCHIVE_UNSAFE')).toBe(true);
+      expect((err as Error).message).toMatch(/expands past 1048576 bytes .*decompression bomb/);
+      await src.close();
+      // The same layer within the default limit lists fine: the cap is what refused it.
+      const ok = createOciSource(ref, await clientFor(reg));
+      await ok.resolve();
+      expect((await ok.list()).map((e) => e.path)).toEqual(['d/zeros.bin']);
+      await ok.close();
     });
 
     it('a diffId that does not match the uncompressed stream fails with DIGEST_MISMATCH', async () => {

@@ -93,7 +93,8 @@ describe('tar member paths', () => {
 
 describe('OCI CLI options', () => {
   it('maps flags and refuses a password on argv', () => {
-    expect(ociClientOptions({ insecureHttp: true, caFile: '/ca.pem', registryRetries: '2' }, {})).toMatchObject({ plainHttp: true, caFile: '/ca.pem', retries: 2 });
+    expect(ociClientOptions({ plainHttp: true, caFile: '/ca.pem', registryRetries: '2' }, {})).toMatchObject({ plainHttp: true, caFile: '/ca.pem', retries: 2 });
+    expect(ociClientOptions({ insecureHttp: true }, {})).toMatchObject({ plainHttp: true });
     expect(() => ociClientOptions({ registryUsername: 'u' }, {})).toThrow(/MODELSEAL_REGISTRY_PASSWORD/);
     expect(ociClientOptions({ registryUsername: 'u' }, { MODELSEAL_REGISTRY_PASSWORD: 'p' }).credentials).toEqual({ username: 'u', password: 'p' });
   });

@@ -19,7 +19,7 @@ export interface OciClientOptions {
   authFile?: string;
   /** Explicit credentials; skip config files and helpers. */
   credentials?: RegistryCredential;
-  /** Allow `http://` (`--insecure-http`); never a silent fallback from HTTPS. */
+  /** Allow `http://` (`--plain-http`); never a silent fallback from HTTPS. */
   plainHttp?: boolean;
   /** PEM bundle trusted in addition to the system roots (`--ca-file`). */
   caFile?: string;
@@ -39,6 +39,8 @@ export interface OciClientOptions {
   monolithicLimit?: number;
   chunkSize?: number;
   userAgent?: string;
+  /** How far a gzip/zstd tar layer may expand (default 250×, at least 256 MiB); see tar.ts. */
+  expansion?: { ratio: number; floor: number };
 }
 
 export const DEFAULT_MAX_MANIFEST = 4 * 1024 * 1024;

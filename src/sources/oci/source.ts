@@ -6,7 +6,7 @@ import { describeLayout, manifestConfigAndLayers, needsConfig, classifyFormat, t
 import { MT } from './media-types.js';
 import { formatOciReference, parseOciReference, type OciReference } from './reference.js';
 import { discoverSignatures, type Discovery } from './signatures.js';
-import { scanTar, uncompressedTar } from './tar.js';
+import { expansionLimitBytes, scanTar, uncompressedTar } from './tar.js';
 
 export type { OciClientOptions } from './client.js';
 
@@ -73,6 +73,7 @@ export function createOciSource(ref: string, opts: OciClientOptions): OciSource 
   };
 
   const layerOf = new Map<string, ModelLayer>();
+  const capFor = (l: ModelLayer) => ({ compressed: l.desc.size, maxBytes: expansionLimitBytes(l.desc.size, opts.expansion) });
 
   async function listLayer(l: ModelLayer, out: SourceEntry[]): Promise<void> {
     const facts = { layer: l.desc.digest, mediaType: l.desc.mediaType, packed: l.packing, layerIndex: String(l.index) };
@@ -86,7 +87,7 @@ export function createOciSource(ref: string, opts: OciClientOptions): OciSource 
       layerOf.set(l.path, l);
       return;
     }
-    const tar = uncompressedTar(client.openBlob(repo, l.desc), l.packing, l.desc.digest, l.diffId);
+    const tar = uncompressedTar(client.openBlob(repo, l.desc), l.packing, l.desc.digest, l.diffId, capFor(l));
     await scanTar(tar, { layer: l.desc.digest, prefix: l.path }, async (m) => {
       m.stream.resume();
       out.push({ path: m.path, size: m.size, facts });
@@ -183,7 +184,7 @@ export function createOciSource(ref: string, opts: OciClientOptions): OciSource 
           await deliver(sink, { path: l.path, size: l.desc.size, stream: blob });
           return;
         }
-        const tar = uncompressedTar(blob, l.packing, l.desc.digest, l.diffId);
+        const tar = uncompressedTar(blob, l.packing, l.desc.digest, l.diffId, capFor(l));
         await scanTar(tar, { layer: l.desc.digest, prefix: l.path }, async (m) => {
           if (!paths.has(m.path)) {
             if (layerOf.get(m.path) !== l) {

@@ -80,11 +80,45 @@ class DiffIdCheck extends Transform {
   }
 }
 
-/** Verified compressed blob → uncompressed tar stream, checked against its diffId when one is declared. */
-export function uncompressedTar(blob: Readable, packing: Packing, layer: string, diffId?: string): Readable {
+/**
+ * How far a compressed layer may expand. Weights barely compress and tokenizers/configs do ~5–10×,
+ * so 250× (with a floor for small layers) leaves real models alone while a decompression bomb
+ * stops long before it can burn minutes of CPU or fill the staging disk.
+ */
+export interface ExpansionLimit {
+  ratio: number;
+  floor: number;
+}
+export const DEFAULT_EXPANSION: ExpansionLimit = { ratio: 250, floor: 256 * 1024 * 1024 };
+
+export function expansionLimitBytes(compressedSize: number, l: ExpansionLimit = DEFAULT_EXPANSION): number {
+  return Math.max(l.floor, compressedSize * l.ratio);
+}
+
+class ExpansionCap extends Transform {
+  private seen = 0;
+  constructor(private readonly limit: number, private readonly layer: string, private readonly compressed: number) {
+    super();
+  }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.seen += chunk.length;
+    if (this.seen > this.limit) {
+      cb(new ModelsealError('ARCHIVE_UNSAFE', `tar layer ${this.layer} expands past ${this.limit} bytes from ${this.compressed} compressed (decompression bomb?)`, {
+        details: { layer: this.layer, limit: this.limit, compressed: this.compressed },
+      }));
+    } else cb(null, chunk);
+  }
+}
+
+/**
+ * Verified compressed blob → uncompressed tar stream, capped at `maxBytes` after decompression,
+ * and checked against its diffId when one is declared.
+ */
+export function uncompressedTar(blob: Readable, packing: Packing, layer: string, diffId?: string, cap?: { compressed: number; maxBytes: number }): Readable {
   const stages: Array<NodeJS.ReadableStream | NodeJS.ReadWriteStream> = [blob];
   if (packing === 'tar+gzip') stages.push(createGunzip());
   else if (packing === 'tar+zstd') stages.push(new ZstdDecompress());
+  if (packing !== 'tar' && cap) stages.push(new ExpansionCap(cap.maxBytes, layer, cap.compressed));
   if (diffId) stages.push(new DiffIdCheck(diffId, layer));
   if (stages.length === 1) return blob;
   // pipeline destroys every stage on the first error, so the consumer sees it on the last one.

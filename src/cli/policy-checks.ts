@@ -1,10 +1,6 @@
 import { createHash } from 'node:crypto';
 import { ModelsealError } from '../errors.js';
-import { enforceScanPolicy, scanDirectory } from '../formats/scan.js';
 import { GIT_IGNORE_PATHS } from '../manifest/names.js';
-import { CYCLONEDX_PREDICATE, SPDX_PREDICATE } from '../sbom/parse.js';
-import { verifySbom } from '../sbom/verify.js';
-import { verifyStatementBundle } from '../verification/blob.js';
 import type { StagedModel } from '../pull.js';
 import type { Receipt } from '../placement/receipt.js';
 import type { Authority } from '../verification/types.js';
@@ -41,8 +37,6 @@ export async function countAgreeingAuthorities(staged: StagedModel, authorities:
   return [...agreeing];
 }
 
-const SBOM_PREDICATES = new Set([CYCLONEDX_PREDICATE, SPDX_PREDICATE]);
-
 /**
  * A signed SBOM for exactly these files: an SBOM bundle (in-toto statement whose predicate is
  * the SBOM and whose subject is the model's root digest) from a trusted authority, whose file
@@ -54,12 +48,17 @@ export async function requireSignedSbom(staged: StagedModel, authorities: Author
     const plain = staged.candidates.some((c) => c.kind === 'sbom');
     throw new ModelsealError('SBOM_REQUIRED', plain ? 'the model has an SBOM but no signed SBOM bundle' : 'the policy requires a signed SBOM and none was found');
   }
+  // The SBOM schemas and the Sigstore verifier cost ~30 MiB and ~0.3 s: loaded only when a policy asks.
+  const { CYCLONEDX_PREDICATE, SPDX_PREDICATE } = await import('../sbom/parse.js');
+  const { verifySbom } = await import('../sbom/verify.js');
+  const { verifyStatementBundle } = await import('../verification/blob.js');
+  const predicates = new Set([CYCLONEDX_PREDICATE, SPDX_PREDICATE]);
   let last: unknown;
   for (const c of bundles) {
     try {
       const { statement } = await verifyStatementBundle(c.bytes, authorities);
       const st = statement as { predicateType?: unknown; predicate?: unknown };
-      if (typeof st.predicateType !== 'string' || !SBOM_PREDICATES.has(st.predicateType)) continue;
+      if (typeof st.predicateType !== 'string' || !predicates.has(st.predicateType)) continue;
       const doc = Buffer.from(JSON.stringify(st.predicate));
       const ignorePaths = [...new Set([...staged.manifest.serialization.ignorePaths, ...GIT_IGNORE_PATHS, 'model.sig'])];
       const v = await verifySbom(doc, staged.dir, { bundle: c.bytes, authorities, requireSignature: true, ignorePaths });
@@ -88,7 +87,10 @@ function looksLikeBundle(bytes: Uint8Array): boolean {
 export function policyChecks(o: PolicyCheckOptions) {
   return async (staged: StagedModel): Promise<Partial<Pick<Receipt, 'sbom' | 'cosign'>>> => {
     const extra: Partial<Pick<Receipt, 'sbom' | 'cosign'>> = {};
-    if (o.blockUnsafePickle) enforceScanPolicy(await scanDirectory(staged.dir, staged.files), { blockUnsafePickles: true });
+    if (o.blockUnsafePickle) {
+      const { enforceScanPolicy, scanDirectory } = await import('../formats/scan.js');
+      enforceScanPolicy(await scanDirectory(staged.dir, staged.files), { blockUnsafePickles: true });
+    }
     if (o.requireSbom) extra.sbom = await requireSignedSbom(staged, o.authorities);
     if (o.requireCosign) {
       if (!staged.resolved.resolvedDigest) throw new ModelsealError('POLICY_VIOLATION', 'policy requires a cosign signature, which only OCI artefacts carry');

@@ -6,6 +6,7 @@ import type { Bundle } from '@sigstore/bundle';
 import { ModelsealError } from '../errors.js';
 import { parseStrictJson } from '../formats/strict-json.js';
 import { cosignKeyHint, keyIdentity, omsKeyHint } from '../signing/key-ids.js';
+import { certificateSigner, trustedLeaf } from './certificate.js';
 import { digestNameForCurve, ecCurveOf, publicKeyOf, verifyEcdsa, verifyEcdsaPrehashed } from './ecdsa-curves.js';
 import { parseSigstoreBundle, verifyKeylessBundle, type SigstoreAuthority } from './sigstore.js';
 import type { Authority, SignerIdentity } from './types.js';
@@ -14,7 +15,8 @@ import type { Authority, SignerIdentity } from './types.js';
  * cosign-compatible `verify-blob` (message-signature bundles) and DSSE in-toto attestation
  * bundles (`attest-blob`, our SBOM and receipt attestations). A key authority checks only the
  * signature, as cosign `--key … --insecure-ignore-tlog` does: any tlog entries are not
- * consulted. A sigstore authority needs the full keyless proof (certificate, SCT, tlog, time).
+ * consulted. A certificate authority needs a chain to one of its anchors (as for model
+ * bundles). A sigstore authority needs the full keyless proof (certificate, SCT, tlog, time).
  */
 
 const MAX_BUNDLE_BYTES = 16 * 1024 * 1024;
@@ -87,8 +89,18 @@ function readBundle(bytes: Uint8Array): Bundle {
     throw new ModelsealError('BUNDLE_INVALID', `bundle is not valid JSON: ${(err as Error).message}`, { cause: err });
   }
   // The strict parser yields null-prototype objects; protobuf-specs' fromJSON wants plain data.
-  return parseSigstoreBundle(JSON.parse(JSON.stringify(doc)));
+  const plain = JSON.parse(JSON.stringify(doc)) as { mediaType?: unknown; verificationMaterial?: { x509CertificateChain?: unknown } };
+  if (V03.has(plain.mediaType as string) && plain.verificationMaterial?.x509CertificateChain !== undefined) {
+    // The OMS certificate form puts a whole chain under the v0.3 media type, which @sigstore/bundle
+    // allows only up to v0.2: validate it as the v0.2 shape it is, keep everything else as strict.
+    const b = parseSigstoreBundle({ ...plain, mediaType: V02 });
+    return { ...b, mediaType: plain.mediaType as string };
+  }
+  return parseSigstoreBundle(plain);
 }
+
+const V02 = 'application/vnd.dev.sigstore.bundle+json;version=0.2';
+const V03 = new Set(['application/vnd.dev.sigstore.bundle.v0.3+json', 'application/vnd.dev.sigstore.bundle+json;version=0.3']);
 
 /**
  * An in-toto Statement from its exact bytes (strict JSON: duplicate keys rejected). Returns plain
@@ -134,8 +146,23 @@ function verifyWith(authority: Authority, bundle: Bundle, signature: Buffer, che
     case 'key':
       return verifyWithKey(authority, bundle, signature, check);
     case 'certificate':
-      throw new ModelsealError('UNTRUSTED_SIGNER', 'certificate-chain authorities are not supported for blob and attestation bundles');
+      return verifyWithChain(authority, bundle, signature, check);
   }
+}
+
+/** Certificate method, as for model bundles: a trusted chain, then the leaf's key signed it. */
+function verifyWithChain(authority: Extract<Authority, { kind: 'certificate' }>, bundle: Bundle, signature: Buffer, check: SignatureCheck): SignerIdentity {
+  const m = bundle.verificationMaterial.content;
+  const chain =
+    m.$case === 'x509CertificateChain' ? m.x509CertificateChain.certificates.map((c) => Buffer.from(c.rawBytes))
+    : m.$case === 'certificate' ? [Buffer.from(m.certificate.rawBytes)]
+    : [];
+  if (chain.length === 0) throw new ModelsealError('UNTRUSTED_SIGNER', 'the bundle is signed with a bare key, but the authority trusts certificate chains');
+  const leaf = trustedLeaf(chain, authority.anchors);
+  if (!check(leaf.publicKey, signature)) {
+    throw new ModelsealError('SIGNATURE_INVALID', `the signature does not verify with the key of signing certificate ${certificateSigner(leaf).identity}`);
+  }
+  return { ...certificateSigner(leaf), ...(authority.name === undefined ? {} : { authority: authority.name }) };
 }
 
 function verifyWithKey(authority: Extract<Authority, { kind: 'key' }>, bundle: Bundle, signature: Buffer, check: SignatureCheck): SignerIdentity {

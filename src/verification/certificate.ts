@@ -125,13 +125,13 @@ function parseDer(der: Buffer, i: number): X509Certificate {
 }
 
 /**
- * Certificate method: the bundle's chain must lead from its leaf to one of `anchors`, all valid
- * at `now` (spec §8.2; model_signing checks at the leaf's notBefore instead, trap T11), and the
- * leaf's key must have signed the envelope.
+ * Certificate method: the chain (leaf first) must lead from its leaf to one of `anchors`, all
+ * valid at `now` (spec §8.2; model_signing checks at the leaf's notBefore instead, trap T11),
+ * and the leaf must be allowed to sign. Returns the leaf; the caller checks its signature.
  */
-export function verifyWithCertificates(bundle: ParsedBundle, anchors: X509Certificate[], now: Date = new Date()): SignerIdentity {
+export function trustedLeaf(chain: Buffer[], anchors: X509Certificate[], now: Date = new Date()): X509Certificate {
   if (anchors.length === 0) throw new ModelsealError('CONFIG_INVALID', 'a certificate authority lists no trust anchors');
-  const certs = bundle.material.x509Chain.map(parseDer);
+  const certs = chain.map(parseDer);
   const leaf = certs[0];
   if (!leaf) return certError('the bundle carries no signing certificate');
   const leafFacts = certFacts(leaf);
@@ -153,8 +153,19 @@ export function verifyWithCertificates(bundle: ParsedBundle, anchors: X509Certif
       `certificate chain of ${label(leaf)} (issuer ${oneLineName(leaf.issuer)}) does not lead to a configured trust anchor (${anchors.map(label).join('; ')})`,
     );
   }
+  return leaf;
+}
+
+/** Who a trusted leaf names, as receipts and logs record it. */
+export function certificateSigner(leaf: X509Certificate): SignerIdentity {
+  return { method: 'certificate', identity: label(leaf), issuer: oneLineName(leaf.issuer) };
+}
+
+/** An OMS bundle signed with the certificate method: a trusted chain, and the leaf's key signed the envelope. */
+export function verifyWithCertificates(bundle: ParsedBundle, anchors: X509Certificate[], now: Date = new Date()): SignerIdentity {
+  const leaf = trustedLeaf(bundle.material.x509Chain, anchors, now);
   if (!envelopeSignedBy(leaf.publicKey, bundle)) {
     throw new ModelsealError('SIGNATURE_INVALID', `the DSSE signature does not verify with the key of signing certificate ${label(leaf)}`);
   }
-  return { method: 'certificate', identity: label(leaf), issuer: oneLineName(leaf.issuer) };
+  return certificateSigner(leaf);
 }

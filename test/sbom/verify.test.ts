@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync, X509Certificate, type KeyObject } from 'node:crypto';
 import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { generateSbom } from '../../src/sbom/generate.js';
@@ -7,6 +7,7 @@ import { signSbom } from '../../src/sbom/sign.js';
 import { verifySbom } from '../../src/sbom/verify.js';
 import { isModelsealError, type ErrorCode } from '../../src/errors.js';
 import type { Authority } from '../../src/verification/types.js';
+import { CA_EXT, LEAF_EXT, TestPki } from '../verification/pki.js';
 import { llamaSafetensorsModel, pytorchModel } from './fixtures.js';
 
 function ecKey(): { privateKey: KeyObject; publicKey: KeyObject } {
@@ -91,5 +92,29 @@ describe('sbom verify', () => {
     await fails(verifySbom(sbom, dir, { requireSignature: true }), ['SIGNATURE_MISSING']);
     // A trusted signature over another SBOM (the SPDX one) does not vouch for this one.
     await fails(verifySbom(sbom, dir, { bundle: spdxBundle, authorities: trusted }), ['PAYLOAD_INVALID']);
+  });
+
+  it('a certificate-chain signature verifies against its root, and not against another root or a key', async () => {
+    const pki = new TestPki();
+    try {
+      const root = pki.root('sbom-root', { type: 'ec', curve: 'P-384' });
+      const mid = pki.issue(root, 'sbom-intermediate', { type: 'ec', curve: 'P-384' }, CA_EXT);
+      const leaf = pki.issue(mid, 'sbom-signer', { type: 'ec', curve: 'P-256' }, LEAF_EXT);
+      const other = pki.root('other-root', { type: 'ec', curve: 'P-256' });
+      const certBundle = Buffer.from(await signSbom(sbom, { kind: 'certificate', privateKey: leaf.key, leafPem: leaf.certPem, chainPems: [mid.certPem] }));
+      const anchors = (r: { certPem: string }) => [{ kind: 'certificate' as const, name: 'pki', anchors: [new X509Certificate(r.certPem)] }];
+      const ok = await verifySbom(sbom, dir, { bundle: certBundle, authorities: anchors(root) });
+      expect(ok.signer).toMatchObject({ method: 'certificate', identity: 'CN=sbom-signer', issuer: 'CN=sbom-intermediate', authority: 'pki' });
+      await fails(verifySbom(sbom, dir, { bundle: certBundle, authorities: anchors(other) }), ['UNTRUSTED_SIGNER'], /does not lead to a configured trust anchor/);
+      await fails(verifySbom(sbom, dir, { bundle: certBundle, authorities: trusted }), ['SIGNATURE_INVALID']);
+      // A key-signed bundle carries no chain for a certificate authority to check.
+      await fails(verifySbom(sbom, dir, { bundle, authorities: anchors(root) }), ['UNTRUSTED_SIGNER'], /bare key/);
+      // The chain is trusted but the leaf did not sign this statement.
+      const forged = JSON.parse(certBundle.toString()) as { dsseEnvelope: { signatures: { sig: string }[] } };
+      forged.dsseEnvelope.signatures[0]!.sig = (JSON.parse(bundle.toString()) as typeof forged).dsseEnvelope.signatures[0]!.sig;
+      await fails(verifySbom(sbom, dir, { bundle: Buffer.from(JSON.stringify(forged)), authorities: anchors(root) }), ['SIGNATURE_INVALID'], /signing certificate CN=sbom-signer/);
+    } finally {
+      pki.dispose();
+    }
   });
 });

@@ -1,4 +1,4 @@
-import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync, X509Certificate, type KeyObject } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signBlob, signStatement } from '../../src/signing/blob.js';
 import { verifyBlob, verifyStatementBundle } from '../../src/verification/blob.js';
 import type { Authority } from '../../src/verification/types.js';
+import { TestPki } from '../verification/pki.js';
 import { fakeIdentityToken, startMockSigstore, type MockSigstore } from './mock-sigstore.js';
 
 const ISSUER = 'https://issuer.example';
@@ -203,15 +204,18 @@ describe('DSSE in-toto attestations', () => {
     await expect(signStatement(Buffer.from('{"hello":1}'), { kind: 'key', privateKey })).rejects.toMatchObject({ code: 'PAYLOAD_INVALID' });
   });
 
-  it('certificate signing writes the OMS chain form; certificate authorities are refused for now', async () => {
+  it('certificate signing writes the OMS chain form; a bad chain is refused, a key still checks the signature', async () => {
     const { privateKey } = ec('P-256');
     const text = await signStatement(statement(), { kind: 'certificate', privateKey, leafPem: FAKE_CERT_PEM, chainPems: [] });
     const bundle = JSON.parse(text) as Record<string, any>;
     expect(bundle.mediaType).toBe('application/vnd.dev.sigstore.bundle.v0.3+json');
     expect(bundle.verificationMaterial.x509CertificateChain.certificates).toHaveLength(1);
-    await expect(
-      verifyStatementBundle(Buffer.from(text), [{ kind: 'certificate', anchors: [] }, keyAuthority(createPublicKey(privateKey))]),
-    ).rejects.toMatchObject({ code: expect.stringMatching(/^(BUNDLE_INVALID|UNTRUSTED_SIGNER)$/) });
+    const pki = new TestPki();
+    const anchor = new X509Certificate(pki.root('blob-root', { type: 'ec', curve: 'P-256' }).certPem);
+    pki.dispose();
+    await expect(verifyStatementBundle(Buffer.from(text), [{ kind: 'certificate', anchors: [anchor] }])).rejects.toMatchObject({ code: 'CERTIFICATE_INVALID' });
+    const ok = await verifyStatementBundle(Buffer.from(text), [{ kind: 'certificate', anchors: [anchor] }, keyAuthority(createPublicKey(privateKey))]);
+    expect(ok.signer.method).toBe('key');
   });
 });
 

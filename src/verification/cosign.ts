@@ -1,9 +1,13 @@
+import type { KeyObject } from 'node:crypto';
 import { ModelsealError } from '../errors.js';
 import { parseStrictJson } from '../formats/strict-json.js';
 import { keyIdentity } from '../signing/key-ids.js';
 import type { SignatureCandidate } from '../sources/types.js';
 import { verifyStatementBundle } from './blob.js';
+import { certificateSigner, trustedLeaf } from './certificate.js';
+import { ANNOTATION, legacyChain, legacyKeylessBundle } from './cosign-legacy.js';
 import { ecCurveOf, publicKeyOf, verifyEcdsa } from './ecdsa-curves.js';
+import { verifyKeylessBundle } from './sigstore.js';
 import type { Authority, SignerIdentity } from './types.js';
 
 /**
@@ -14,8 +18,6 @@ import type { Authority, SignerIdentity } from './types.js';
 
 export const COSIGN_SIGN_PREDICATE = 'https://sigstore.dev/cosign/sign/v1';
 const LEGACY_TYPE = 'cosign container image signature';
-const SIGNATURE_ANNOTATION = 'dev.cosignproject.cosign/signature';
-const CERTIFICATE_ANNOTATION = 'dev.sigstore.cosign/certificate';
 
 export interface VerifiedCosignSignature {
   kind: 'cosign-bundle' | 'cosign-legacy';
@@ -43,7 +45,11 @@ async function verifyV3(c: SignatureCandidate, hex: string, authorities: Authori
   return signer;
 }
 
-/** Legacy `.sig`: simple-signing payload + base64 signature annotation, checked with configured keys. */
+/**
+ * Legacy `.sig`: simple-signing payload + base64 signature annotation. A key authority checks the
+ * signature with its keys; a certificate authority needs the layer's chain to reach an anchor; a
+ * sigstore authority needs the full keyless proof (Fulcio chain, Rekor SET, identity).
+ */
 function verifyLegacy(c: SignatureCandidate, hex: string, authorities: Authority[]): SignerIdentity {
   let payload: unknown;
   try {
@@ -57,26 +63,43 @@ function verifyLegacy(c: SignatureCandidate, hex: string, authorities: Authority
   if (critical.image?.['docker-manifest-digest'] !== `sha256:${hex}`) {
     throw new ModelsealError('SUBJECT_MISMATCH', `cosign signature (${c.origin}) names ${String(critical.image?.['docker-manifest-digest'])}, not sha256:${hex}`);
   }
-  const sigB64 = c.annotations?.[SIGNATURE_ANNOTATION];
-  if (!sigB64) throw new ModelsealError('SIGNATURE_INVALID', `cosign layer (${c.origin}) has no ${SIGNATURE_ANNOTATION} annotation`);
+  const annotations = c.annotations ?? {};
+  const sigB64 = annotations[ANNOTATION.signature];
+  if (!sigB64) throw new ModelsealError('SIGNATURE_INVALID', `cosign layer (${c.origin}) has no ${ANNOTATION.signature} annotation`);
   const sig = Buffer.from(sigB64, 'base64');
   const payloadBytes = Buffer.from(c.bytes);
+  const signedBy = (key: KeyObject, s: Buffer) => verifyEcdsa(publicKeyOf(key), payloadBytes, s);
   const reasons: string[] = [];
   for (const a of authorities) {
-    if (a.kind !== 'key') {
-      // Keyless legacy signatures need the RekorBundle → v0.1 bundle conversion; not offered yet.
-      reasons.push(`${a.kind} authorities are not supported for legacy .sig signatures${c.annotations?.[CERTIFICATE_ANNOTATION] ? ' (certificate present)' : ''}`);
-      continue;
+    try {
+      const who = verifyLegacyWith(a, payloadBytes, annotations, sig, signedBy);
+      return { ...who, ...(a.name === undefined ? {} : { authority: a.name }) };
+    } catch (err) {
+      if (!(err instanceof ModelsealError)) throw err;
+      reasons.push(err.message);
     }
-    for (const key of a.publicKeys) {
-      ecCurveOf(key);
-      if (verifyEcdsa(publicKeyOf(key), payloadBytes, sig)) {
-        return { method: 'key', identity: keyIdentity(key), ...(a.name === undefined ? {} : { authority: a.name }) };
-      }
-    }
-    reasons.push(`signature does not verify with key(s) ${a.publicKeys.map(keyIdentity).join(', ')}`);
   }
   throw new ModelsealError(reasons.length ? 'UNTRUSTED_SIGNER' : 'CONFIG_INVALID', `cosign legacy signature (${c.origin}): ${reasons.join('; ') || 'no trusted authority configured'}`);
+}
+
+function verifyLegacyWith(a: Authority, payload: Buffer, annotations: Record<string, string>, sig: Buffer, signedBy: (k: KeyObject, s: Buffer) => boolean): SignerIdentity {
+  switch (a.kind) {
+    case 'key':
+      for (const key of a.publicKeys) {
+        ecCurveOf(key);
+        if (signedBy(key, sig)) return { method: 'key', identity: keyIdentity(key) };
+      }
+      throw new ModelsealError('SIGNATURE_INVALID', `signature does not verify with key(s) ${a.publicKeys.map(keyIdentity).join(', ')}`);
+    case 'certificate': {
+      const chain = legacyChain(annotations);
+      if (chain.length === 0) throw new ModelsealError('UNTRUSTED_SIGNER', 'the layer carries no certificate for a certificate authority to check');
+      const leaf = trustedLeaf(chain, a.anchors);
+      if (!signedBy(leaf.publicKey, sig)) throw new ModelsealError('SIGNATURE_INVALID', `signature does not verify with the key of ${certificateSigner(leaf).identity}`);
+      return certificateSigner(leaf);
+    }
+    case 'sigstore':
+      return verifyKeylessBundle(legacyKeylessBundle(payload, annotations), a, signedBy);
+  }
 }
 
 /**

@@ -28,7 +28,10 @@ const COMMANDS: Record<string, Factory> = {
 function requested(argv: string[]): string[] {
   const words = argv.slice(2).filter((a) => !a.startsWith('-'));
   const first = words[0] === 'help' ? words[1] : words[0];
-  return first !== undefined && first in COMMANDS ? [first] : Object.keys(COMMANDS);
+  if (first !== undefined && first in COMMANDS) return [first];
+  // `modelseal --version` needs no command at all; help and errors list them all.
+  const flags = argv.slice(2);
+  return flags.length === 1 && (flags[0] === '--version' || flags[0] === '-V') ? [] : Object.keys(COMMANDS);
 }
 
 /** Commands that hash a local tree: their workers start first (see sharedHashPool). */

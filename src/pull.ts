@@ -163,6 +163,7 @@ export async function pull(opts: PullOptions): Promise<PullResult> {
 
   const staging = await Staging.create(into);
   try {
+    await staging.assertRoom(wanted.reduce((n, w) => n + (w.size ?? 0), 0));
     const actual = await fetchIntoStaging(source, staging, manifest, wanted, opts);
     const report = compareResources(manifest, actual.resources, { ignoreUnsignedFiles: false });
     assertReportClean(report);

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chmod, lstat, mkdir, mkdtemp, readdir, rename, rm, rmdir, writeFile } from 'node:fs/promises';
+import { chmod, lstat, mkdir, mkdtemp, readdir, rename, rm, rmdir, statfs, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ModelsealError } from '../errors.js';
 
@@ -21,6 +21,20 @@ export class Staging {
     const dir = await mkdtemp(path.join(parent, `.modelseal-staging-${path.basename(abs)}-`));
     await chmod(dir, 0o700);
     return new Staging(dir, abs);
+  }
+
+  /**
+   * Refuse up front when the filesystem cannot hold `bytes` more: a clear reason before the
+   * download instead of ENOSPC hours into it (and a node's disk filled by a model that never fits).
+   */
+  async assertRoom(bytes: number): Promise<void> {
+    const fs = await statfs(this.dir);
+    const free = fs.bavail * fs.bsize;
+    if (bytes > free) {
+      throw new ModelsealError('IO', `not enough space in ${path.dirname(this.dir)}: the model needs ${gib(bytes)}, ${gib(free)} is free`, {
+        details: { needed: bytes, free },
+      });
+    }
   }
 
   /** Absolute path in staging for a (validated) model-relative path. */
@@ -83,4 +97,8 @@ export async function writeReceiptFile(file: string, json: string, verifiedTree:
   const tmp = `${abs}.${randomBytes(4).toString('hex')}.tmp`;
   await writeFile(tmp, json, { mode: 0o444 });
   await rename(tmp, abs);
+}
+
+function gib(n: number): string {
+  return n >= 1024 ** 3 ? `${(n / 1024 ** 3).toFixed(1)} GiB` : `${(n / 1024 ** 2).toFixed(1)} MiB`;
 }

@@ -115,6 +115,31 @@ describe('pull pipeline (directory source)', () => {
     await expect(pull({ reference: dir, source: sneaky, authorities: trusted, into: await target() })).rejects.toMatchObject({ code: 'FILE_UNSIGNED' });
   });
 
+  it('refuses before downloading when the target filesystem cannot hold the model', async () => {
+    const dir = await signedModel();
+    const into = await target();
+    const { statfs, mkdir } = await import('node:fs/promises');
+    await mkdir(path.dirname(into), { recursive: true });
+    const fsInfo = await statfs(path.dirname(into));
+    const free = fsInfo.bavail * fsInfo.bsize;
+    const real = createDirSource(dir);
+    let fetched = false;
+    // A listing that declares one file larger than the free space (as a registry manifest may).
+    const huge: ModelSource = {
+      ...real,
+      list: async () => (await real.list()).map((e) => (e.path === 'weights/w.bin' ? { ...e, size: free + 2 ** 30 } : e)),
+      fetch: async (...a) => {
+        fetched = true;
+        return real.fetch(...a);
+      },
+    };
+    const err = await pull({ reference: dir, source: huge, authorities: trusted, into }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'IO', exitCode: 7 });
+    expect((err as Error).message).toMatch(/not enough space in .*: the model needs .* GiB, .* free/);
+    expect(fetched).toBe(false);
+    expect(await leftovers(into)).toEqual([]);
+  });
+
   it('verifies in place without copying, and writes the receipt beside the model', async () => {
     const dir = await signedModel();
     const receiptPath = path.join(await tempDir('receipt'), 'r.json');

@@ -9,6 +9,7 @@ export interface S3Flags {
   s3ForcePathStyle?: boolean;
   requireObjectLock?: boolean;
   s3PartSize?: string;
+  s3ParallelParts?: string;
 }
 
 /** Add the S3 connection flags to a command that takes s3:// references. Credentials: AWS SDK default chain only. */
@@ -18,7 +19,8 @@ export function addS3Flags(cmd: Command): Command {
     .option('--s3-region <region>', 'S3 region (default: AWS_REGION / profile; us-east-1 with --s3-endpoint)')
     .option('--s3-force-path-style', 'address buckets as <endpoint>/<bucket> (most non-AWS stores need this)')
     .option('--require-object-lock', 'refuse S3 objects without an Object Lock retention period or legal hold')
-    .option('--s3-part-size <MiB>', 'ranged GET size in MiB (default 8); larger suits stores where each range costs a whole-object read');
+    .option('--s3-part-size <MiB>', 'ranged GET size in MiB (default 8); larger suits stores where each range costs a whole-object read')
+    .option('--s3-parallel-parts <n>', 'ranged GETs in flight across the whole pull (default 4); each may buffer up to 16 MiB ahead of the writer');
 }
 
 /**
@@ -52,6 +54,12 @@ export function s3OptionsFromFlags(flags: S3Flags | Record<string, unknown>, pol
     const mib = Number(part);
     if (!Number.isInteger(mib) || mib < 1 || mib > 4096) throw new ModelsealError('USAGE', '--s3-part-size must be a whole number of MiB, 1..4096');
     opts.partSize = mib * 1024 * 1024;
+  }
+  const parallel = f.s3ParallelParts;
+  if (parallel !== undefined) {
+    const n = Number(parallel);
+    if (!Number.isInteger(n) || n < 1 || n > 64) throw new ModelsealError('USAGE', '--s3-parallel-parts must be a whole number, 1..64');
+    opts.parallelParts = n;
   }
   if (f.requireObjectLock === true || policyRequiresObjectLock) opts.requireObjectLock = true;
   return opts;

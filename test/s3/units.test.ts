@@ -39,13 +39,14 @@ describe('parseS3Url', () => {
 describe('S3 CLI flags', () => {
   it('adds the flags and converts them', () => {
     const cmd = addS3Flags(new Command('pull').exitOverride());
-    cmd.parse(['--s3-endpoint', 'http://127.0.0.1:9000', '--s3-region', 'eu-west-1', '--s3-force-path-style', '--require-object-lock', '--s3-part-size', '64'], { from: 'user' });
+    cmd.parse(['--s3-endpoint', 'http://127.0.0.1:9000', '--s3-region', 'eu-west-1', '--s3-force-path-style', '--require-object-lock', '--s3-part-size', '64', '--s3-parallel-parts', '8'], { from: 'user' });
     expect(s3OptionsFromFlags(cmd.opts())).toEqual({
       endpoint: 'http://127.0.0.1:9000',
       region: 'eu-west-1',
       forcePathStyle: true,
       requireObjectLock: true,
       partSize: 64 * 1024 * 1024,
+      parallelParts: 8,
     });
     expect(s3OptionsFromFlags({})).toEqual({});
     expect(s3OptionsFromFlags({}, true)).toEqual({ requireObjectLock: true });
@@ -57,6 +58,8 @@ describe('S3 CLI flags', () => {
     [{ s3Region: 'EU WEST' }],
     [{ s3PartSize: '0' }],
     [{ s3PartSize: '1.5' }],
+    [{ s3ParallelParts: '0' }],
+    [{ s3ParallelParts: '65' }],
   ])('rejects %j with USAGE', (f) => {
     expect(() => s3OptionsFromFlags(f)).toThrow(expect.objectContaining({ code: 'USAGE' }));
   });

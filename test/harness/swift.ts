@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { ListBucketsCommand, S3Client } from '@aws-sdk/client-s3';
@@ -17,6 +18,18 @@ const RUN =
   'import sys; from swift.common import utils; utils.set_swift_dir(sys.argv[1]); ' +
   'from swift.common.wsgi import run_wsgi; run_wsgi(sys.argv[2], sys.argv[3], verbose=True)';
 const run = promisify(execFile);
+
+/** Whether something accepts TCP connections on 127.0.0.1:port. */
+function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = connect(port, '127.0.0.1');
+    sock.once('connect', () => {
+      sock.destroy();
+      resolve(true);
+    });
+    sock.once('error', () => resolve(false));
+  });
+}
 
 export interface SwiftServer {
   endpoint: string;
@@ -56,7 +69,8 @@ export async function startSwift(): Promise<SwiftServer> {
     path.join(etc, 'proxy-server.conf'),
     `[DEFAULT]\nbind_ip = 127.0.0.1\nbind_port = ${pp}\nswift_dir = ${etc}\nworkers = 0\n` +
       '[pipeline:main]\npipeline = catch_errors proxy-logging cache s3api tempauth slo proxy-logging proxy-server\n' +
-      '[app:proxy-server]\nuse = egg:swift#proxy\naccount_autocreate = true\n' +
+      // Generous backend timeouts: the defaults (0.5 s connect) turn a busy 2-core CI box into 503s.
+      '[app:proxy-server]\nuse = egg:swift#proxy\naccount_autocreate = true\nconn_timeout = 5\nnode_timeout = 60\n' +
       '[filter:s3api]\nuse = egg:swift#s3api\nlocation = us-east-1\n' +
       // test:reader is a non-admin user of the same account: signs correctly, may not read (AccessDenied).
       '[filter:tempauth]\nuse = egg:swift#tempauth\nuser_test_tester = testing .admin\nuser_test_reader = reading\n' +
@@ -94,6 +108,9 @@ export async function startSwift(): Promise<SwiftServer> {
     try {
       await waitFor(async () => {
         for (const p of procs) if (p.child.exitCode !== null) throw new Error(`swift exited: ${p.output()}`);
+        // The proxy answers ListBuckets as soon as the account server does; a bucket PUT also
+        // needs the container server (else 503 SlowDown), and objects the object server.
+        for (const port of [pa, pc, po]) if (!(await listening(port))) return false;
         await client.send(new ListBucketsCommand({}));
         return true;
       }, 'swift s3api', procs[3], 60_000);

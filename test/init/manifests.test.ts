@@ -68,7 +68,7 @@ describe('shipped manifests', () => {
     expect(df).toMatch(/^ARG RUNTIME_IMAGE=gcr\.io\/distroless\/nodejs24-debian12:nonroot$/m);
     expect(df).toMatch(/^FROM \$\{RUNTIME_IMAGE\}$/m);
     expect(df).toMatch(/^USER 65532:65532$/m);
-    expect(df).toMatch(/^ENTRYPOINT \["\/nodejs\/bin\/node", "--max-semi-space-size=2", "\/app\/bin\/modelseal", "init"\]$/m);
+    expect(df).toMatch(/^ENTRYPOINT \["\/nodejs\/bin\/node", "--max-semi-space-size=1", "\/app\/bin\/modelseal", "init"\]$/m);
   });
 
   it('seccomp.json: an allow-list with a refusing default', async () => {

@@ -16,6 +16,7 @@ const COMMANDS: Record<string, Factory> = {
   'sign-blob': async () => (await import('./blob.js')).signBlobCommand(),
   'verify-blob': async () => (await import('./blob.js')).verifyBlobCommand(),
   publish: async () => (await import('./publish.js')).publishCommand(),
+  attach: async () => (await import('./attach.js')).attachCommand(),
   pull: async () => (await import('./pull.js')).pullCommand(),
   inspect: async () => (await import('./inspect.js')).inspectCommand(),
   sbom: async () => (await import('./sbom.js')).sbomCommand(),

@@ -94,3 +94,89 @@ describe('policy requireCosign (OCI, through the CLI)', () => {
     await expect(readFile(`${target}.receipt.json`)).rejects.toThrow();
   });
 });
+
+/** A policy `threshold`: distinct trusted authorities must each have signed the same model. */
+describe('policy threshold (OCI, through the CLI)', () => {
+  let registry: RegistryServer;
+  let dir: string;
+  const keys = { a: generateKeyPairSync('ec', { namedCurve: 'P-256' }), b: generateKeyPairSync('ec', { namedCurve: 'P-384' }) };
+
+  beforeAll(async () => {
+    registry = await startRegistry();
+    dir = await tempDir('threshold-policy');
+    for (const [name, k] of Object.entries(keys)) {
+      await writeFile(path.join(dir, `${name}.pem`), k.privateKey.export({ type: 'pkcs8', format: 'pem' }));
+      await writeFile(path.join(dir, `${name}.pub`), k.publicKey.export({ type: 'spki', format: 'pem' }));
+    }
+    await writeFile(
+      path.join(dir, 'policy.yaml'),
+      [
+        'apiVersion: modelseal/v1',
+        'authorities:',
+        '  release-a:',
+        '    key: { publicKey: a.pub }',
+        '  release-b:',
+        '    key: { publicKey: b.pub }',
+        'models:',
+        `  - match: "oci://${registry.host}/two/**"`,
+        '    authorities: [release-a, release-b]',
+        '    threshold: 2',
+        '',
+      ].join('\n'),
+    );
+  });
+  afterAll(async () => registry?.stop());
+
+  it('one signature is refused (exit 6); a second authority signing the same digest lets it through', async () => {
+    const m = await makeModel({ 'config.json': '{"a":2}', 'w.bin': Buffer.alloc(2048, 9) });
+    const ref = `oci://${registry.host}/two/m:v1`;
+    const publish = async (k: string) => {
+      const r = await runCli(['publish', m, ref, '--sign', 'key', '--private-key', path.join(dir, `${k}.pem`), '--plain-http', '--json']);
+      expect(r.code, r.stderr).toBe(0);
+      return (JSON.parse(r.stdout) as { digest: string }).digest;
+    };
+    const first = await publish('a');
+    const pullTo = async () => {
+      const target = path.join(await tempDir('threshold-into'), 'm');
+      return { target, r: await runCli(['pull', ref, '--into', target, '--policy', path.join(dir, 'policy.yaml'), '--plain-http']) };
+    };
+    let { target, r } = await pullTo();
+    expect(r.code, r.stderr).toBe(6);
+    expect(r.stderr).toMatch(/policy needs 2 authorities to sign this model; 1 did \(release-a\)/);
+    await expect(readFile(`${target}.receipt.json`)).rejects.toThrow();
+
+    // The second signer signs their copy of the same files and attaches the bundle.
+    const bSig = path.join(dir, 'b.sig');
+    const signed = await runCli(['sign', 'key', m, '--private-key', path.join(dir, 'b.pem'), '--signature', bSig]);
+    expect(signed.code, signed.stderr).toBe(0);
+    const attached = await runCli(['attach', ref, '--signature', bSig, '--plain-http', '--json']);
+    expect(attached.code, attached.stderr).toBe(0);
+    expect(JSON.parse(attached.stdout)).toMatchObject({ digest: first, referrer: expect.stringMatching(/^sha256:/) });
+    ({ target, r } = await pullTo());
+    expect(r.code, r.stderr).toBe(0);
+  });
+
+  it('attach refuses a bundle over other files before pushing anything', async () => {
+    const m = await makeModel({ 'config.json': '{"a":3}', 'w.bin': Buffer.alloc(2048, 1) });
+    const ref = `oci://${registry.host}/two/other:v1`;
+    expect((await runCli(['publish', m, ref, '--sign', 'key', '--private-key', path.join(dir, 'a.pem'), '--plain-http'])).code).toBe(0);
+    const changed = await makeModel({ 'config.json': '{"a":3}', 'w.bin': Buffer.alloc(2048, 2) });
+    const extra = await makeModel({ 'config.json': '{"a":3}', 'w.bin': Buffer.alloc(2048, 1), 'x.py': 'import os' });
+    for (const [other, code, why] of [[changed, 4, /DIGEST_MISMATCH/], [extra, 5, /FILE_MISSING/]] as const) {
+      const sig = path.join(await tempDir('attach-other'), 'model.sig');
+      expect((await runCli(['sign', 'key', other, '--private-key', path.join(dir, 'b.pem'), '--signature', sig])).code).toBe(0);
+      const r = await runCli(['attach', ref, '--signature', sig, '--plain-http']);
+      expect(r.code, r.stderr).toBe(code);
+      expect(r.stderr).toMatch(why);
+    }
+    const junk = path.join(await tempDir('attach-junk'), 'model.sig');
+    await writeFile(junk, '{"mediaType":');
+    expect((await runCli(['attach', ref, '--signature', junk, '--plain-http'])).code).toBe(3);
+    // Nothing was attached: the model still has only release-a's signature.
+    const target = path.join(await tempDir('attach-into'), 'm');
+    const r = await runCli(['pull', ref, '--into', target, '--policy', path.join(dir, 'policy.yaml'), '--plain-http']);
+    expect(r.code, r.stderr).toBe(6);
+    expect(r.stderr).toMatch(/1 did \(release-a\)/);
+  });
+});
+

@@ -154,7 +154,8 @@ export async function publishOci(opts: PublishOptions): Promise<PublishResult> {
   }
 }
 
-async function pushBundleReferrer(client: RegistryClient, repo: string, subject: Descriptor, bundle: Buffer, predicateType: string, now: string): Promise<string> {
+/** A Sigstore bundle as a referrer of `subject` (with the fallback tag when the registry needs it). */
+export async function pushBundleReferrer(client: RegistryClient, repo: string, subject: Descriptor, bundle: Buffer, predicateType: string, now: string): Promise<string> {
   return pushReferrer(client, repo, subject, bundle, MT.sigstoreBundle, MT.sigstoreBundle, {
     [ANNOTATION.bundleContent]: 'dsse-envelope',
     [ANNOTATION.bundlePredicate]: predicateType,

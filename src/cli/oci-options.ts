@@ -2,6 +2,9 @@ import { Option, type Command } from 'commander';
 import { ModelsealError } from '../errors.js';
 import type { OciClientOptions } from '../sources/oci/client.js';
 
+/** Blobs from this size up take the parallel-range path when --parallel-ranges asks for it. */
+export const RANGED_MIN_BYTES = 256 * 1024 * 1024;
+
 /** Registry flags shared by pull, publish and inspect (skopeo/podman spellings where they exist). */
 export interface OciFlags {
   registryAuthFile?: string;
@@ -11,6 +14,7 @@ export interface OciFlags {
   registryUsername?: string;
   registryRetries?: string;
   manifestLimit?: string;
+  parallelRanges?: string;
 }
 
 export function addOciFlags(cmd: Command): Command {
@@ -22,6 +26,7 @@ export function addOciFlags(cmd: Command): Command {
     .option('--ca-file <file>', 'PEM CA bundle trusted in addition to the system roots')
     .option('--registry-username <user>', 'registry user; the password is read from MODELSEAL_REGISTRY_PASSWORD (never from argv)')
     .addOption(new Option('--registry-retries <n>', 'retries for 429/5xx/resets and resumes of cut downloads').default('4'))
+    .option('--parallel-ranges <n>', 'fetch blobs of 256 MiB or more as n parallel 8 MiB byte ranges, for registries or CDNs that cap each connection (default: one stream)')
     .addOption(new Option('--manifest-limit <bytes>', 'largest manifest accepted').default(String(4 * 1024 * 1024)).hideHelp());
 }
 
@@ -44,6 +49,11 @@ export function ociClientOptions(f: OciFlags, env: NodeJS.ProcessEnv = process.e
   }
   const retries = intFlag(f.registryRetries, 'registry-retries', 0, 20);
   if (retries !== undefined) o.retries = retries;
+  const ranges = intFlag(f.parallelRanges, 'parallel-ranges', 1, 32);
+  if (ranges !== undefined && ranges > 1) {
+    o.rangedMinBytes = RANGED_MIN_BYTES;
+    o.rangeSlots = ranges;
+  }
   const limit = intFlag(f.manifestLimit, 'manifest-limit', 1024, 64 * 1024 * 1024);
   if (limit !== undefined) o.maxManifestBytes = limit;
   return o;

@@ -13,6 +13,8 @@ export interface FaultProxy {
   /** Blob requests seen: range header, and (redirect mode) whether the blob origin saw Authorization. */
   blobRequests: Array<{ range?: string; status?: number }>;
   blobOriginAuth: Array<string | undefined>;
+  /** Most blob GETs open at the same time. */
+  maxInFlight(): number;
   close(): Promise<void>;
 }
 
@@ -22,6 +24,8 @@ export interface FaultOptions {
   /** How many blob GETs to cut (default 1). */
   cuts?: number;
   stripRange?: boolean;
+  /** Also cut 206 (ranged) answers, not only whole-blob 200s. */
+  cutRanges?: boolean;
   /** Answer manifest GETs with a body this large (chunked, no Content-Length). */
   oversizeManifest?: number;
   /** Redirect blob GETs to another origin that reads blobs via this function. */
@@ -34,6 +38,8 @@ export async function startFaultProxy(o: FaultOptions): Promise<FaultProxy> {
   const blobRequests: FaultProxy['blobRequests'] = [];
   const blobOriginAuth: Array<string | undefined> = [];
   let cutsLeft = o.cuts ?? 1;
+  let inFlight = 0;
+  let maxInFlight = 0;
   const up = new URL(o.upstream);
   let blobServer: http.Server | undefined;
   let blobPort = 0;
@@ -55,7 +61,13 @@ export async function startFaultProxy(o: FaultOptions): Promise<FaultProxy> {
   const srv = http.createServer((req, res) => {
     const m = BLOB_RE.exec(req.url ?? '');
     const isBlobGet = req.method === 'GET' && m !== null;
-    if (isBlobGet) blobRequests.push({ ...(req.headers.range ? { range: req.headers.range } : {}) });
+    // Its own entry: parallel ranged GETs finish in any order.
+    const entry: FaultProxy['blobRequests'][number] = { ...(req.headers.range ? { range: req.headers.range } : {}) };
+    if (isBlobGet) {
+      blobRequests.push(entry);
+      maxInFlight = Math.max(maxInFlight, ++inFlight);
+      res.once('close', () => inFlight--);
+    }
     if (isBlobGet && o.redirectTo) {
       res.writeHead(307, { location: `http://127.0.0.1:${blobPort}/blob/${encodeURIComponent(m[1]!)}` }).end();
       return;
@@ -79,8 +91,8 @@ export async function startFaultProxy(o: FaultOptions): Promise<FaultProxy> {
     if (isBlobGet && o.stripRange) delete headers.range;
     const ureq = http.request({ host: up.hostname, port: up.port, method: req.method, path: req.url, headers }, (ures) => {
       res.writeHead(ures.statusCode ?? 502, ures.headers);
-      if (isBlobGet) blobRequests[blobRequests.length - 1]!.status = ures.statusCode;
-      if (isBlobGet && o.cutAfter !== undefined && cutsLeft > 0 && ures.statusCode === 200 && Number(ures.headers['content-length'] ?? 0) > o.cutAfter) {
+      if (isBlobGet) entry.status = ures.statusCode;
+      if (isBlobGet && o.cutAfter !== undefined && cutsLeft > 0 && (ures.statusCode === 200 || (o.cutRanges && ures.statusCode === 206)) && Number(ures.headers['content-length'] ?? 0) > o.cutAfter) {
         cutsLeft--;
         let sent = 0;
         ures.on('data', (c: Buffer) => {
@@ -107,6 +119,7 @@ export async function startFaultProxy(o: FaultOptions): Promise<FaultProxy> {
     host: `127.0.0.1:${port}`,
     blobRequests,
     blobOriginAuth,
+    maxInFlight: () => maxInFlight,
     close: async () => {
       srv.closeAllConnections();
       await new Promise<void>((r) => srv.close(() => r()));

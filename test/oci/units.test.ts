@@ -95,6 +95,9 @@ describe('OCI CLI options', () => {
   it('maps flags and refuses a password on argv', () => {
     expect(ociClientOptions({ plainHttp: true, caFile: '/ca.pem', registryRetries: '2' }, {})).toMatchObject({ plainHttp: true, caFile: '/ca.pem', retries: 2 });
     expect(ociClientOptions({ insecureHttp: true }, {})).toMatchObject({ plainHttp: true });
+    expect(ociClientOptions({ parallelRanges: '6' }, {})).toMatchObject({ rangedMinBytes: 256 * 1024 * 1024, rangeSlots: 6 });
+    expect(ociClientOptions({ parallelRanges: '1' }, {}).rangedMinBytes).toBeUndefined();
+    expect(() => ociClientOptions({ parallelRanges: '0' }, {})).toThrow(/--parallel-ranges must be an integer from 1 to 32/);
     expect(() => ociClientOptions({ registryUsername: 'u' }, {})).toThrow(/MODELSEAL_REGISTRY_PASSWORD/);
     expect(ociClientOptions({ registryUsername: 'u' }, { MODELSEAL_REGISTRY_PASSWORD: 'p' }).credentials).toEqual({ username: 'u', password: 'p' });
   });

@@ -12,6 +12,8 @@ import {
 import { MANIFEST_ACCEPT, MT } from './media-types.js';
 import type { OciReference } from './reference.js';
 import { isDigest } from './reference.js';
+import { Semaphore } from '../concurrency.js';
+import { rangedChunks } from './ranged.js';
 
 /** Everything a caller (CLI flags, policy, tests) can set on the registry client. */
 export interface OciClientOptions {
@@ -39,11 +41,24 @@ export interface OciClientOptions {
   monolithicLimit?: number;
   chunkSize?: number;
   userAgent?: string;
+  /**
+   * Blobs at least this large download as parallel byte ranges (default 0 = never). Off by
+   * default: on a fast registry one stream is quicker and lighter (measured on loopback: 2 GiB in
+   * 3.9 s / 100 MiB RSS as one stream, 6.2 s / 160 MiB as 4 × 8 MiB ranges); it pays off where a
+   * CDN or proxy caps each connection.
+   */
+  rangedMinBytes?: number;
+  /** Size of each range (default 8 MiB). */
+  rangePartSize?: number;
+  /** Ranges in flight across the whole client, and so the most buffered: slots × part size (default 4). */
+  rangeSlots?: number;
   /** How far a gzip/zstd tar layer may expand (default 250×, at least 256 MiB); see tar.ts. */
   expansion?: { ratio: number; floor: number };
 }
 
 export const DEFAULT_MAX_MANIFEST = 4 * 1024 * 1024;
+export const DEFAULT_RANGE_PART = 8 * 1024 * 1024;
+export const DEFAULT_RANGE_SLOTS = 4;
 
 export interface Descriptor {
   mediaType: string;
@@ -125,6 +140,7 @@ export class RegistryClient {
   readonly retries: number;
   readonly retryBaseMs: number;
   readonly maxManifest: number;
+  private readonly rangeSlots: Semaphore;
 
   constructor(readonly ref: Pick<OciReference, 'registry' | 'apiHost'>, readonly opts: OciClientOptions = {}) {
     this.origin = `${opts.plainHttp ? 'http' : 'https'}://${ref.apiHost}`;
@@ -136,6 +152,7 @@ export class RegistryClient {
     this.retries = opts.retries ?? 4;
     this.retryBaseMs = opts.retryBaseMs ?? 250;
     this.maxManifest = opts.maxManifestBytes ?? DEFAULT_MAX_MANIFEST;
+    this.rangeSlots = new Semaphore(Math.max(1, opts.rangeSlots ?? DEFAULT_RANGE_SLOTS));
   }
 
   async close(): Promise<void> {
@@ -398,8 +415,16 @@ export class RegistryClient {
       const hash = createHash('sha256');
       let received = 0;
       let resumes = 0;
-      let res = await self.blobResponse(repo, desc, 0, signal);
-      for (;;) {
+      const ranged = await self.rangedSource(repo, desc, signal);
+      if (ranged.kind === 'ranged') {
+        for await (const b of ranged.chunks) {
+          received += b.length;
+          if (!o.skipDigest) hash.update(b);
+          yield b;
+        }
+      }
+      let res = ranged.kind === 'whole' ? ranged.res : ranged.kind === 'plain' ? await self.blobResponse(repo, desc, 0, signal) : undefined;
+      for (; res !== undefined;) {
         try {
           for await (const c of res.body) {
             const b = c as Buffer;
@@ -434,6 +459,74 @@ export class RegistryClient {
       }
     }
     return Readable.from(chunks(), { objectMode: false, highWaterMark: 1 << 20 });
+  }
+
+  /**
+   * Large blobs: ask for the first range. A 206 means the registry serves ranges, and the blob
+   * comes as parallel parts (ranged.ts); a 200 means it ignored Range, and that response is the
+   * whole blob, read as one stream. Small blobs (or ranges turned off) go the plain way.
+   */
+  private async rangedSource(
+    repo: string, desc: Pick<Descriptor, 'digest' | 'size'>, signal?: AbortSignal,
+  ): Promise<{ kind: 'plain' } | { kind: 'whole'; res: ResponseData } | { kind: 'ranged'; chunks: AsyncGenerator<Buffer> }> {
+    const min = this.opts.rangedMinBytes ?? 0;
+    if (min <= 0 || desc.size < min) return { kind: 'plain' };
+    const partSize = Math.max(64 * 1024, this.opts.rangePartSize ?? DEFAULT_RANGE_PART);
+    const what = `blob ${desc.digest}`;
+    let first: ResponseData | undefined = await this.rangeResponse(repo, desc, 0, Math.min(desc.size, partSize) - 1, signal, true);
+    if (first.statusCode === 200) return { kind: 'whole', res: first };
+    const open = async (start: number, end: number, sig: AbortSignal): Promise<AsyncIterable<Uint8Array>> => {
+      if (first && start === 0) {
+        const r = first;
+        first = undefined;
+        return r.body;
+      }
+      return (await this.rangeResponse(repo, desc, start, end, sig, false)).body;
+    };
+    const parts = rangedChunks({
+      open, size: desc.size, partSize, slots: this.rangeSlots, retries: this.retries, what,
+      backoff: (attempt, sig) => sleep(backoffMs(attempt, this.retryBaseMs), sig),
+    }, signal);
+    async function* chunks(): AsyncGenerator<Buffer> {
+      try {
+        yield* parts;
+      } finally {
+        // A reader that stopped before part 0 was taken must not leave its connection open.
+        first?.body.destroy();
+        first = undefined;
+      }
+    }
+    return { kind: 'ranged', chunks: chunks() };
+  }
+
+  /** GET bytes [start, end]: a 206 with exactly that Content-Range (or, when `allowWhole`, a 200). */
+  private async rangeResponse(
+    repo: string, desc: Pick<Descriptor, 'digest' | 'size'>, start: number, end: number, signal: AbortSignal | undefined, allowWhole: boolean,
+  ): Promise<ResponseData> {
+    const what = `blob ${desc.digest}`;
+    const res = await this.request({
+      method: 'GET', url: this.url(`/v2/${repo}/blobs/${desc.digest}`), repo, action: 'pull',
+      headers: { range: `bytes=${start}-${end}` }, ...(signal ? { signal } : {}),
+    });
+    if (res.statusCode === 200 && allowWhole) {
+      const cl = header(res, 'content-length');
+      if (cl !== undefined && Number(cl) !== desc.size) {
+        res.body.destroy();
+        throw new ModelsealError('SIZE_MISMATCH', `${what}: Content-Length ${cl} differs from descriptor size ${desc.size}`, { details: { digest: desc.digest } });
+      }
+      return res;
+    }
+    if (res.statusCode === 200) {
+      await discard(res);
+      throw new ModelsealError('REGISTRY_PROTOCOL', `${what}: the registry ignored Range for bytes ${start}-${end} after honouring it`);
+    }
+    if (res.statusCode !== 206) await failFrom(res, `${what} (bytes ${start}-${end})`);
+    const cr = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(header(res, 'content-range') ?? '');
+    if (!cr || Number(cr[1]) !== start || Number(cr[2]) !== end || (cr[3] !== '*' && Number(cr[3]) !== desc.size)) {
+      await discard(res);
+      throw new ModelsealError('REGISTRY_PROTOCOL', `${what}: bytes ${start}-${end} answered with Content-Range "${header(res, 'content-range') ?? ''}"`);
+    }
+    return res;
   }
 
   private async blobResponse(repo: string, desc: Pick<Descriptor, 'digest' | 'size'>, offset: number, signal?: AbortSignal): Promise<ResponseData> {

@@ -508,25 +508,13 @@ export class RegistryClient {
       method: 'GET', url: this.url(`/v2/${repo}/blobs/${desc.digest}`), repo, action: 'pull',
       headers: { range: `bytes=${start}-${end}` }, ...(signal ? { signal } : {}),
     });
-    if (res.statusCode === 200 && allowWhole) {
-      const cl = header(res, 'content-length');
-      if (cl !== undefined && Number(cl) !== desc.size) {
-        res.body.destroy();
-        throw new ModelsealError('SIZE_MISMATCH', `${what}: Content-Length ${cl} differs from descriptor size ${desc.size}`, { details: { digest: desc.digest } });
-      }
-      return res;
-    }
+    if (res.statusCode === 200 && allowWhole) return wholeBlob(res, desc, what);
     if (res.statusCode === 200) {
       await discard(res);
       throw new ModelsealError('REGISTRY_PROTOCOL', `${what}: the registry ignored Range for bytes ${start}-${end} after honouring it`);
     }
     if (res.statusCode !== 206) await failFrom(res, `${what} (bytes ${start}-${end})`);
-    const cr = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(header(res, 'content-range') ?? '');
-    if (!cr || Number(cr[1]) !== start || Number(cr[2]) !== end || (cr[3] !== '*' && Number(cr[3]) !== desc.size)) {
-      await discard(res);
-      throw new ModelsealError('REGISTRY_PROTOCOL', `${what}: bytes ${start}-${end} answered with Content-Range "${header(res, 'content-range') ?? ''}"`);
-    }
-    return res;
+    return exactRange(res, desc, start, end, `${what}: bytes ${start}-${end}`);
   }
 
   private async blobResponse(repo: string, desc: Pick<Descriptor, 'digest' | 'size'>, offset: number, signal?: AbortSignal): Promise<ResponseData> {
@@ -537,24 +525,14 @@ export class RegistryClient {
     });
     if (offset === 0) {
       if (res.statusCode !== 200) await failFrom(res, what);
-      const cl = header(res, 'content-length');
-      if (cl !== undefined && Number(cl) !== desc.size) {
-        res.body.destroy();
-        throw new ModelsealError('SIZE_MISMATCH', `${what}: Content-Length ${cl} differs from descriptor size ${desc.size}`, { details: { digest: desc.digest } });
-      }
-      return res;
+      return wholeBlob(res, desc, what);
     }
     if (res.statusCode === 200) {
       await discard(res);
       throw new ModelsealError('NETWORK', `${what}: connection cut after ${offset} bytes and the server ignored Range, cannot resume`, { details: { digest: desc.digest, received: offset } });
     }
     if (res.statusCode !== 206) await failFrom(res, `${what} (resume at ${offset})`);
-    const cr = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(header(res, 'content-range') ?? '');
-    if (!cr || Number(cr[1]) !== offset || Number(cr[2]) !== desc.size - 1 || (cr[3] !== '*' && Number(cr[3]) !== desc.size)) {
-      await discard(res);
-      throw new ModelsealError('REGISTRY_PROTOCOL', `${what}: resume at ${offset} answered with Content-Range "${header(res, 'content-range') ?? ''}"`);
-    }
-    return res;
+    return exactRange(res, desc, offset, desc.size - 1, `${what}: resume at ${offset}`);
   }
 
   /** Small blobs (configs, bundles, signature payloads), verified and capped. */
@@ -660,4 +638,24 @@ export function indexDescriptors(bytes: Buffer, what: string): Descriptor[] {
   }
   if (!Array.isArray(j.manifests)) return [];
   return j.manifests.map((m, i) => parseDescriptor(m, `${what} manifests[${i}]`));
+}
+
+/** A 200 for a whole blob: its Content-Length, when given, must be the descriptor's size. */
+function wholeBlob(res: ResponseData, desc: Pick<Descriptor, 'digest' | 'size'>, what: string): ResponseData {
+  const cl = header(res, 'content-length');
+  if (cl !== undefined && Number(cl) !== desc.size) {
+    res.body.destroy();
+    throw new ModelsealError('SIZE_MISMATCH', `${what}: Content-Length ${cl} differs from descriptor size ${desc.size}`, { details: { digest: desc.digest } });
+  }
+  return res;
+}
+
+/** A 206 must carry exactly `bytes start-end/size` (or `/*`): anything else could splice in other bytes. */
+async function exactRange(res: ResponseData, desc: Pick<Descriptor, 'size'>, start: number, end: number, asked: string): Promise<ResponseData> {
+  const cr = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(header(res, 'content-range') ?? '');
+  if (!cr || Number(cr[1]) !== start || Number(cr[2]) !== end || (cr[3] !== '*' && Number(cr[3]) !== desc.size)) {
+    await discard(res);
+    throw new ModelsealError('REGISTRY_PROTOCOL', `${asked} answered with Content-Range "${header(res, 'content-range') ?? ''}"`);
+  }
+  return res;
 }

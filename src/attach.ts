@@ -5,7 +5,7 @@ import type { OciClientOptions } from './sources/oci/client.js';
 import { PREDICATE } from './sources/oci/media-types.js';
 import { pushBundleReferrer } from './sources/oci/publish.js';
 import { parseBundle } from './verification/bundle.js';
-import { mapSingleFileNames } from './verify-model.js';
+import { manifestForListing } from './verify-model.js';
 
 export interface AttachResult {
   reference: string;
@@ -28,8 +28,7 @@ export async function attachOmsSignature(reference: string, bundleJson: Buffer, 
   try {
     await source.resolve();
     const entries = await source.list();
-    const manifest = entries.length === 1 ? mapSingleFileNames(statement.manifest, entries[0]!.path) : statement.manifest;
-    planFetch(manifest, entries, false);
+    planFetch(manifestForListing(statement.manifest, entries.map((e) => e.path)), entries, false);
     const m = source.manifest();
     const subject = { mediaType: m.mediaType, digest: m.digest, size: m.bytes.length };
     const referrer = await pushBundleReferrer(source.client, source.reference.repository, subject, bundleJson, PREDICATE.omsV1, new Date().toISOString());

@@ -15,7 +15,7 @@ import type { Receipt } from './placement/receipt.js';
 import type { IncomingFile, ModelSource, ResolvedSource, SignatureCandidate, SourceEntry } from './sources/types.js';
 import type { Authority, VerifiedModelSignature } from './verification/types.js';
 import { verifyModelSignature } from './verification/verify.js';
-import { mapSingleFileNames } from './verify-model.js';
+import { manifestForListing } from './verify-model.js';
 import { TOOL_ID } from './version.js';
 
 export interface PullOptions {
@@ -126,7 +126,7 @@ async function verifyInPlace(opts: PullOptions, dir: string): Promise<PullResult
     const s = manifest.serialization;
     const ignores = [...new Set([...s.ignorePaths, ...GIT_IGNORE_PATHS, 'model.sig'])];
     const files = await listModelFiles(dir, { allowSymlinks: false, ignorePaths: ignores });
-    const local = files.length === 1 ? mapSingleFileNames(manifest, files[0]!.rel) : manifest;
+    const local = manifestForListing(manifest, files.map((f) => f.rel));
     const actual = await hashModelFiles(files, s.method, s.hashType, s.shardSize ?? DEFAULT_SHARD_SIZE);
     const report = compareResources(local, actual, { ignoreUnsignedFiles: opts.ignoreUnsignedFiles ?? false });
     assertReportClean(report);
@@ -158,7 +158,7 @@ export async function pull(opts: PullOptions): Promise<PullResult> {
   const { verified, candidate } = await verifyCandidates(candidates, opts.authorities);
   const entries = await source.list();
   // Single-file signatures name the file "." (trap T5): the source lists it by its name.
-  const manifest = entries.length === 1 ? mapSingleFileNames(verified.manifest, entries[0]!.path) : verified.manifest;
+  const manifest = manifestForListing(verified.manifest, entries.map((e) => e.path));
   const wanted = planFetch(manifest, entries, opts.ignoreUnsignedFiles ?? false);
 
   const staging = await Staging.create(into);

@@ -61,6 +61,11 @@ export function mapSingleFileNames(m: Manifest, fileName: string): Manifest {
   return { ...m, resources: m.resources.map((r) => ({ ...r, name: fileName + r.name.slice(1) })) };
 }
 
+/** The signed manifest as seen against a listing: a lone listed file is what a `"."` signature names (trap T5). */
+export function manifestForListing(m: Manifest, paths: string[]): Manifest {
+  return paths.length === 1 ? mapSingleFileNames(m, paths[0]!) : m;
+}
+
 /** Everything excluded from a local check: caller's, signer's (trap T16), git, and the signature itself. */
 export function ignoreSet(modelDir: string, signaturePath: string, m: Manifest, extra: string[] = [], gitPaths = true): string[] {
   const out = new Set<string>([...extra, ...m.serialization.ignorePaths, ...(gitPaths ? GIT_IGNORE_PATHS : [])]);

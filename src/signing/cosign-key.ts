@@ -30,12 +30,12 @@ function b64(v: unknown, what: string, length?: number): Buffer {
   return bytes;
 }
 
-/** Decrypt the JSON body of an `ENCRYPTED SIGSTORE/COSIGN PRIVATE KEY` block (go-securesystemslib `encrypted`). */
 /** Loaded only when a cosign key file is read or written, not by every verify. */
 async function loadNacl(): Promise<typeof import('tweetnacl')> {
   return (await import('tweetnacl')).default;
 }
 
+/** Decrypt the JSON body of an `ENCRYPTED SIGSTORE/COSIGN PRIVATE KEY` block (go-securesystemslib `encrypted`). */
 export async function decryptCosignKey(body: Buffer, password: string): Promise<KeyObject> {
   const { value: doc } = parseJsonBytes(body, 'KEY_INVALID', 'cosign private key');
   const kdf = isPlainObject(doc) ? doc.kdf : undefined;

@@ -6,7 +6,7 @@ import type { Bundle } from '@sigstore/bundle';
 import { ModelsealError } from '../errors.js';
 import { parseStrictJson } from '../formats/strict-json.js';
 import { cosignKeyHint, keyIdentity, omsKeyHint } from '../signing/key-ids.js';
-import { certificateSigner, trustedLeaf } from './certificate.js';
+import { verifyChainSignature } from './certificate.js';
 import { digestNameForCurve, ecCurveOf, publicKeyOf, verifyEcdsa, verifyEcdsaPrehashed } from './ecdsa-curves.js';
 import { parseSigstoreBundle, verifyKeylessBundle, type SigstoreAuthority } from './sigstore.js';
 import type { Authority, SignerIdentity } from './types.js';
@@ -158,11 +158,8 @@ function verifyWithChain(authority: Extract<Authority, { kind: 'certificate' }>,
     : m.$case === 'certificate' ? [Buffer.from(m.certificate.rawBytes)]
     : [];
   if (chain.length === 0) throw new ModelsealError('UNTRUSTED_SIGNER', 'the bundle is signed with a bare key, but the authority trusts certificate chains');
-  const leaf = trustedLeaf(chain, authority.anchors);
-  if (!check(leaf.publicKey, signature)) {
-    throw new ModelsealError('SIGNATURE_INVALID', `the signature does not verify with the key of signing certificate ${certificateSigner(leaf).identity}`);
-  }
-  return { ...certificateSigner(leaf), ...(authority.name === undefined ? {} : { authority: authority.name }) };
+  const who = verifyChainSignature(chain, authority.anchors, (key) => check(key, signature));
+  return { ...who, ...(authority.name === undefined ? {} : { authority: authority.name }) };
 }
 
 function verifyWithKey(authority: Extract<Authority, { kind: 'key' }>, bundle: Bundle, signature: Buffer, check: SignatureCheck): SignerIdentity {

@@ -1,4 +1,4 @@
-import { X509Certificate } from 'node:crypto';
+import { X509Certificate, type KeyObject } from 'node:crypto';
 import { ModelsealError, isModelsealError } from '../errors.js';
 import { ecCurveOf } from './ecdsa-curves.js';
 import type { ParsedBundle } from './bundle.js';
@@ -129,7 +129,7 @@ function parseDer(der: Buffer, i: number): X509Certificate {
  * valid at `now` (spec §8.2; model_signing checks at the leaf's notBefore instead, trap T11),
  * and the leaf must be allowed to sign. Returns the leaf; the caller checks its signature.
  */
-export function trustedLeaf(chain: Buffer[], anchors: X509Certificate[], now: Date = new Date()): X509Certificate {
+function trustedLeaf(chain: Buffer[], anchors: X509Certificate[], now: Date = new Date()): X509Certificate {
   if (anchors.length === 0) throw new ModelsealError('CONFIG_INVALID', 'a certificate authority lists no trust anchors');
   const certs = chain.map(parseDer);
   const leaf = certs[0];
@@ -157,15 +157,23 @@ export function trustedLeaf(chain: Buffer[], anchors: X509Certificate[], now: Da
 }
 
 /** Who a trusted leaf names, as receipts and logs record it. */
-export function certificateSigner(leaf: X509Certificate): SignerIdentity {
+function certificateSigner(leaf: X509Certificate): SignerIdentity {
   return { method: 'certificate', identity: label(leaf), issuer: oneLineName(leaf.issuer) };
+}
+
+/**
+ * The certificate method for any signed thing (OMS envelope, attestation, blob, cosign layer):
+ * a trusted chain, and `signedBy` accepts the leaf's key.
+ */
+export function verifyChainSignature(
+  chain: Buffer[], anchors: X509Certificate[], signedBy: (key: KeyObject) => boolean, what = 'the signature', now: Date = new Date(),
+): SignerIdentity {
+  const leaf = trustedLeaf(chain, anchors, now);
+  if (!signedBy(leaf.publicKey)) throw new ModelsealError('SIGNATURE_INVALID', `${what} does not verify with the key of signing certificate ${label(leaf)}`);
+  return certificateSigner(leaf);
 }
 
 /** An OMS bundle signed with the certificate method: a trusted chain, and the leaf's key signed the envelope. */
 export function verifyWithCertificates(bundle: ParsedBundle, anchors: X509Certificate[], now: Date = new Date()): SignerIdentity {
-  const leaf = trustedLeaf(bundle.material.x509Chain, anchors, now);
-  if (!envelopeSignedBy(leaf.publicKey, bundle)) {
-    throw new ModelsealError('SIGNATURE_INVALID', `the DSSE signature does not verify with the key of signing certificate ${label(leaf)}`);
-  }
-  return certificateSigner(leaf);
+  return verifyChainSignature(bundle.material.x509Chain, anchors, (key) => envelopeSignedBy(key, bundle), 'the DSSE signature', now);
 }

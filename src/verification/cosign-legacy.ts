@@ -2,6 +2,7 @@ import { createHash, X509Certificate } from 'node:crypto';
 import type { Bundle } from '@sigstore/bundle';
 import { ModelsealError } from '../errors.js';
 import { parseStrictJson } from '../formats/strict-json.js';
+import { pemBlocks } from '../signing/pem.js';
 import { parseSigstoreBundle } from './sigstore.js';
 
 /**
@@ -25,13 +26,13 @@ function invalid(msg: string): never {
   throw new ModelsealError('BUNDLE_INVALID', `cosign legacy signature: ${msg}`);
 }
 
-/** PEM blocks → DER, each parsed as X.509 so junk fails here with a clear reason. */
+/** PEM certificates → DER, each parsed as X.509 so junk fails here with a clear reason. */
 export function pemCertificates(text: string, what: string): Buffer[] {
   if (text.length > MAX_ANNOTATION) invalid(`${what} annotation is over ${MAX_ANNOTATION} bytes`);
-  const blocks = text.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+  const blocks = pemBlocks(text, `cosign legacy signature: ${what} annotation`, 'BUNDLE_INVALID').filter((b) => b.label === 'CERTIFICATE');
   return blocks.map((b, i) => {
     try {
-      return Buffer.from(new X509Certificate(b).raw);
+      return Buffer.from(new X509Certificate(b.der).raw);
     } catch {
       return invalid(`${what} certificate #${i + 1} is not a valid X.509 certificate`);
     }

@@ -4,7 +4,7 @@ import { parseStrictJson } from '../formats/strict-json.js';
 import { keyIdentity } from '../signing/key-ids.js';
 import type { SignatureCandidate } from '../sources/types.js';
 import { verifyStatementBundle } from './blob.js';
-import { certificateSigner, trustedLeaf } from './certificate.js';
+import { verifyChainSignature } from './certificate.js';
 import { ANNOTATION, legacyChain, legacyKeylessBundle } from './cosign-legacy.js';
 import { ecCurveOf, publicKeyOf, verifyEcdsa } from './ecdsa-curves.js';
 import { verifyKeylessBundle } from './sigstore.js';
@@ -93,9 +93,7 @@ function verifyLegacyWith(a: Authority, payload: Buffer, annotations: Record<str
     case 'certificate': {
       const chain = legacyChain(annotations);
       if (chain.length === 0) throw new ModelsealError('UNTRUSTED_SIGNER', 'the layer carries no certificate for a certificate authority to check');
-      const leaf = trustedLeaf(chain, a.anchors);
-      if (!signedBy(leaf.publicKey, sig)) throw new ModelsealError('SIGNATURE_INVALID', `signature does not verify with the key of ${certificateSigner(leaf).identity}`);
-      return certificateSigner(leaf);
+      return verifyChainSignature(chain, a.anchors, (key) => signedBy(key, sig));
     }
     case 'sigstore':
       return verifyKeylessBundle(legacyKeylessBundle(payload, annotations), a, signedBy);

@@ -422,32 +422,33 @@ export class RegistryClient {
           if (!o.skipDigest) hash.update(b);
           yield b;
         }
-      }
-      let res = ranged.kind === 'whole' ? ranged.res : ranged.kind === 'plain' ? await self.blobResponse(repo, desc, 0, signal) : undefined;
-      for (; res !== undefined;) {
-        try {
-          for await (const c of res.body) {
-            const b = c as Buffer;
-            received += b.length;
-            if (received > desc.size) {
-              throw new ModelsealError('SIZE_MISMATCH', `${what}: registry sent more than the declared ${desc.size} bytes`, { details: { digest: desc.digest, size: desc.size } });
+      } else {
+        let res = ranged.kind === 'whole' ? ranged.res : await self.blobResponse(repo, desc, 0, signal);
+        for (;;) {
+          try {
+            for await (const c of res.body) {
+              const b = c as Buffer;
+              received += b.length;
+              if (received > desc.size) {
+                throw new ModelsealError('SIZE_MISMATCH', `${what}: registry sent more than the declared ${desc.size} bytes`, { details: { digest: desc.digest, size: desc.size } });
+              }
+              if (!o.skipDigest) hash.update(b);
+              yield b;
             }
-            if (!o.skipDigest) hash.update(b);
-            yield b;
+            if (received === desc.size) break;
+            throw networkError(Object.assign(new Error('body ended early'), { code: 'PREMATURE_END' }), what);
+          } catch (err) {
+            res.body.destroy();
+            if (err instanceof ModelsealError && err.code !== 'NETWORK') throw err;
+            if (signal?.aborted) throw networkError(err, what);
+            if (received === desc.size) break;
+            if (resumes >= self.retries) {
+              throw new ModelsealError('NETWORK', `${what}: connection cut after ${received} of ${desc.size} bytes; gave up after ${resumes} resumes`, { cause: err, details: { digest: desc.digest, received } });
+            }
+            await sleep(backoffMs(resumes, self.retryBaseMs), signal);
+            resumes++;
+            res = await self.blobResponse(repo, desc, received, signal);
           }
-          if (received === desc.size) break;
-          throw networkError(Object.assign(new Error('body ended early'), { code: 'PREMATURE_END' }), what);
-        } catch (err) {
-          res.body.destroy();
-          if (err instanceof ModelsealError && err.code !== 'NETWORK') throw err;
-          if (signal?.aborted) throw networkError(err, what);
-          if (received === desc.size) break;
-          if (resumes >= self.retries) {
-            throw new ModelsealError('NETWORK', `${what}: connection cut after ${received} of ${desc.size} bytes; gave up after ${resumes} resumes`, { cause: err, details: { digest: desc.digest, received } });
-          }
-          await sleep(backoffMs(resumes, self.retryBaseMs), signal);
-          resumes++;
-          res = await self.blobResponse(repo, desc, received, signal);
         }
       }
       const actual = `sha256:${hash.digest('hex')}`;

@@ -1,5 +1,3 @@
-export { Semaphore } from '../concurrency.js';
-
 /**
  * Run `fn` over `items` with at most `limit` at once. After the first failure no new item
  * starts; running ones settle before the first error is rethrown (nothing left dangling).

@@ -20,7 +20,7 @@ export function addS3Flags(cmd: Command): Command {
     .option('--s3-force-path-style', 'address buckets as <endpoint>/<bucket> (most non-AWS stores need this)')
     .option('--require-object-lock', 'refuse S3 objects without an Object Lock retention period or legal hold')
     .option('--s3-part-size <MiB>', 'ranged GET size in MiB (default 8); larger suits stores where each range costs a whole-object read')
-    .option('--s3-parallel-parts <n>', 'ranged GETs in flight across the whole pull (default 4); each may buffer up to 16 MiB ahead of the writer');
+    .option('--s3-parallel-parts <n>', 'ranged GETs in flight across the whole pull (default 4); each may buffer up to 1 MiB ahead of the writer');
 }
 
 /**

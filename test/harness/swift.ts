@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
+import { userInfo } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { ListBucketsCommand, S3Client } from '@aws-sdk/client-s3';
@@ -42,7 +43,10 @@ export interface SwiftServer {
   stop(): Promise<void>;
 }
 
-export async function startSwift(): Promise<SwiftServer> {
+export async function startSwift(opts: { workers?: number } = {}): Promise<SwiftServer> {
+  const workers = opts.workers ?? 0;
+  // Forked workers switch to `user` (default swift): keep them the user running the tests.
+  const user = workers > 0 ? `user = ${userInfo().username}\n` : '';
   const dir = await tempDir('swift');
   const etc = path.join(dir, 'etc');
   await mkdir(etc, { recursive: true });
@@ -61,13 +65,13 @@ export async function startSwift(): Promise<SwiftServer> {
     await writeFile(
       path.join(etc, `${type}-server.conf`),
       `[DEFAULT]\ndevices = ${path.join(dir, 'node')}\nmount_check = false\nswift_dir = ${etc}\n` +
-        `bind_ip = 127.0.0.1\nbind_port = ${port}\nworkers = 0\n` +
+        `bind_ip = 127.0.0.1\nbind_port = ${port}\nworkers = ${type === 'object' ? workers : 0}\n${user}` +
         `[pipeline:main]\npipeline = ${type}-server\n[app:${type}-server]\nuse = egg:swift#${type}\n`,
     );
   }
   await writeFile(
     path.join(etc, 'proxy-server.conf'),
-    `[DEFAULT]\nbind_ip = 127.0.0.1\nbind_port = ${pp}\nswift_dir = ${etc}\nworkers = 0\n` +
+    `[DEFAULT]\nbind_ip = 127.0.0.1\nbind_port = ${pp}\nswift_dir = ${etc}\nworkers = ${workers}\n${user}` +
       '[pipeline:main]\npipeline = catch_errors proxy-logging cache s3api tempauth slo proxy-logging proxy-server\n' +
       // Generous backend timeouts: the defaults (0.5 s connect) turn a busy 2-core CI box into 503s.
       '[app:proxy-server]\nuse = egg:swift#proxy\naccount_autocreate = true\nconn_timeout = 5\nnode_timeout = 60\n' +

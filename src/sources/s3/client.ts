@@ -1,6 +1,7 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { ModelsealError } from '../../errors.js';
 import type { S3Options } from './options.js';
+import { UndiciHttpHandler } from './undici-handler.js';
 
 /**
  * One S3 client per source or publish. Credentials come from the SDK default chain unless the
@@ -32,12 +33,7 @@ export function createS3Client(opts: S3Options): S3Client {
     // Standard retry mode already retries 503 SlowDown / 429 throttling with backoff on every call.
     maxAttempts: 4,
     retryMode: 'standard',
-    requestHandler: {
-      connectionTimeout: 10_000,
-      // Idle socket timeout: a stalled body surfaces as an error we resume from.
-      socketTimeout: 60_000,
-      httpAgent: { keepAlive: true, maxSockets: 64 },
-      httpsAgent: { keepAlive: true, maxSockets: 64 },
-    },
+    // Idle socket timeout: a stalled body surfaces as an error we resume from.
+    requestHandler: new UndiciHttpHandler({ connectTimeoutMs: 10_000, idleTimeoutMs: 60_000, connections: 64 }),
   });
 }

@@ -12,7 +12,7 @@ import { s3Url } from './url.js';
 /**
  * Parallel ranged GETs of one object delivered as ONE in-order stream (oci-and-s3.md §4.4).
  * Parts are fetched concurrently, each holding a slot of a semaphore shared by the whole pull
- * until its bytes are handed on, so buffered memory stays ≤ slots × partBuffer (≤ 16 MiB by default)
+ * until its bytes are handed on, so buffered memory stays ≤ slots × partBuffer (≤ 4 MiB by default)
  * however large the model. The head part streams straight through; later parts wait in a reorder buffer.
  * Every request is pinned to the resolved VersionId and ETag (§4.5), so an overwrite during the
  * pull is either invisible (versioned) or a clean 412 (unversioned).

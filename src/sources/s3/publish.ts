@@ -12,12 +12,19 @@ import { createS3Client } from './client.js';
 import { s3Error } from './errors.js';
 import { listKeys } from './objects.js';
 import { DEFAULT_UPLOAD_PART_SIZE, MIN_UPLOAD_PART_SIZE, type S3Options } from './options.js';
+import { Semaphore } from '../concurrency.js';
 import { mapLimit } from './pool.js';
 import { isSbomName, SBOM_NAME, SBOM_SIGNATURE_NAME, SIGNATURE_NAME } from './source.js';
 import { parseS3Url, s3Url } from './url.js';
 
 const FILE_CONCURRENCY = 4;
 const MULTIPART_QUEUE = 4;
+/**
+ * Multipart uploads run one file at a time: each holds MULTIPART_QUEUE part buffers, so four at
+ * once held 16 × 16 MiB (measured 537 MiB RSS publishing 2 GiB); one file's parts in parallel
+ * keep as many requests in flight.
+ */
+const MULTIPART_FILES = 1;
 
 export interface PublishS3Options {
   /** The model directory the manifest was computed from. */
@@ -86,14 +93,18 @@ export async function publishS3(opts: PublishS3Options): Promise<{ url: string; 
     }
     if (existing.includes(SIGNATURE_NAME)) await del(client, bucket, prefix + SIGNATURE_NAME);
 
+    const multipart = new Semaphore(MULTIPART_FILES);
     await mapLimit(opts.files, FILE_CONCURRENCY, async (f) => {
       const key = prefix + f.path;
       const tally = new Tally();
+      const big = f.size > partSize;
+      if (big) await multipart.acquire();
       let fh;
       try {
         // O_NOFOLLOW: a symlink swapped in after hashing must not be uploaded as a signed file.
         fh = await open(path.join(opts.dir, f.path), constants.O_RDONLY | constants.O_NOFOLLOW);
       } catch (err) {
+        if (big) multipart.release();
         if ((err as NodeJS.ErrnoException).code === 'ELOOP') throw new ModelsealError('SYMLINK_REJECTED', `${f.path} became a symlink after signing`);
         throw new ModelsealError('IO', `cannot read ${f.path}: ${(err as Error).message}`, { cause: err });
       }
@@ -101,7 +112,7 @@ export async function publishS3(opts: PublishS3Options): Promise<{ url: string; 
       src.on('error', (err) => tally.destroy(err));
       src.pipe(tally);
       try {
-        if (f.size > partSize) {
+        if (big) {
           await new Upload({
             client,
             params: { Bucket: bucket, Key: key, Body: tally, ChecksumAlgorithm: 'SHA256', ContentType: 'application/octet-stream' },
@@ -128,6 +139,7 @@ export async function publishS3(opts: PublishS3Options): Promise<{ url: string; 
         if ((err as NodeJS.ErrnoException).syscall) throw new ModelsealError('IO', `cannot read ${f.path}: ${(err as Error).message}`, { cause: err });
         throw s3Error(err, s3Url(bucket, key));
       } finally {
+        if (big) multipart.release();
         src.destroy();
         await fh.close().catch(() => undefined);
       }

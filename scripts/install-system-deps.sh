@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Debian packages the tests use: a real OCI registry, skopeo, OpenStack Swift (s3api), podman.
+# Debian packages the tests and `npm run bench` use: a real OCI registry, skopeo, OpenStack Swift
+# (s3api), podman; awscli, curl and time for the bench baselines.
 # moto_server comes with the machine's Python. Safe to run again.
 set -euo pipefail
-PKGS=(docker-registry skopeo python3-swift openssl podman runc catatonit busybox-static memcached awscli strace time)
+PKGS=(docker-registry skopeo python3-swift openssl podman runc catatonit busybox-static memcached awscli curl strace time)
 missing=()
 for p in "${PKGS[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p"); done
 if [ "${#missing[@]}" -gt 0 ]; then

@@ -19,8 +19,8 @@ export function addS3Flags(cmd: Command): Command {
     .option('--s3-region <region>', 'S3 region (default: AWS_REGION / profile; us-east-1 with --s3-endpoint)')
     .option('--s3-force-path-style', 'address buckets as <endpoint>/<bucket> (most non-AWS stores need this)')
     .option('--require-object-lock', 'refuse S3 objects without an Object Lock retention period or legal hold')
-    .option('--s3-part-size <MiB>', 'ranged GET size in MiB (default 8); larger suits stores where each range costs a whole-object read')
-    .option('--s3-parallel-parts <n>', 'ranged GETs in flight across the whole pull (default 4); each may buffer up to 1 MiB ahead of the writer');
+    .option('--s3-part-size <MiB>', 'ranged GET size in MiB (default 64); larger suits stores where each range costs a whole-object read')
+    .option('--s3-parallel-parts <n>', 'ranged GETs in flight across the whole pull (default 2, within a 150 MiB RSS budget); raise it on AWS for throughput');
 }
 
 /**

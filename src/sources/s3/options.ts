@@ -23,9 +23,9 @@ export interface S3Options {
    * Our uploads still carry a precomputed SHA-256 where the store keeps one.
    */
   checksumCalculation?: 'WHEN_REQUIRED' | 'WHEN_SUPPORTED';
-  /** Ranged GET size for downloads (default 8 MiB). */
+  /** Ranged GET size for downloads (default 64 MiB); a cut connection resumes mid-part. */
   partSize?: number;
-  /** Ranged GETs in flight or buffered at once across all files (default 4): bounds memory at ≈ parts × maxPartBuffer. */
+  /** Ranged GETs in flight or buffered at once across all files (default 2): bounds memory at ≈ parts × maxPartBuffer. */
   parallelParts?: number;
   /**
    * Most bytes a part waiting behind an earlier one may buffer (default min(partSize, 1 MiB));
@@ -40,8 +40,11 @@ export interface S3Options {
 }
 
 export const MiB = 1024 * 1024;
-export const DEFAULT_PART_SIZE = 8 * MiB;
-export const DEFAULT_PARALLEL_PARTS = 4;
+// Measured on a 2 GiB pull from Swift s3api: 64 MiB × 2 took 14.9 s at 142 MiB RSS, 8 MiB × 4
+// took 17.3 s at 166-172 MiB (each extra stream costs ~10 MiB of heap, each request CPU on both
+// ends). On AWS, where one connection carries ~100 MB/s, raise --s3-parallel-parts for throughput.
+export const DEFAULT_PART_SIZE = 64 * MiB;
+export const DEFAULT_PARALLEL_PARTS = 2;
 export const DEFAULT_UPLOAD_PART_SIZE = 16 * MiB;
 export const MIN_UPLOAD_PART_SIZE = 5 * MiB;
 export const DEFAULT_RETRIES = 5;

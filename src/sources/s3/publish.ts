@@ -95,59 +95,18 @@ export async function publishS3(opts: PublishS3Options): Promise<{ url: string; 
 
     const multipart = new Semaphore(MULTIPART_FILES);
     await mapLimit(opts.files, FILE_CONCURRENCY, async (f) => {
-      const key = prefix + f.path;
-      const tally = new Tally();
-      const big = f.size > partSize;
-      if (big) await multipart.acquire();
-      let fh;
-      try {
-        // O_NOFOLLOW: a symlink swapped in after hashing must not be uploaded as a signed file.
-        fh = await open(path.join(opts.dir, f.path), constants.O_RDONLY | constants.O_NOFOLLOW);
-      } catch (err) {
-        if (big) multipart.release();
-        if ((err as NodeJS.ErrnoException).code === 'ELOOP') throw new ModelsealError('SYMLINK_REJECTED', `${f.path} became a symlink after signing`);
-        throw new ModelsealError('IO', `cannot read ${f.path}: ${(err as Error).message}`, { cause: err });
-      }
-      const src = fh.createReadStream();
-      src.on('error', (err) => tally.destroy(err));
-      src.pipe(tally);
-      try {
-        if (big) {
-          await new Upload({
-            client,
-            params: { Bucket: bucket, Key: key, Body: tally, ChecksumAlgorithm: 'SHA256', ContentType: 'application/octet-stream' },
-            partSize,
-            queueSize: MULTIPART_QUEUE,
-            leavePartsOnError: false,
-          }).done();
-        } else {
-          await client.send(
-            new PutObjectCommand({
-              Bucket: bucket,
-              Key: key,
-              Body: tally,
-              ContentLength: f.size,
-              ContentType: 'application/octet-stream',
-              // A precomputed value: the SDK sends it as a header (no aws-chunked trailer), AWS and moto
-              // store it as the full-object checksum, Swift ignores it.
-              ChecksumAlgorithm: 'SHA256',
-              ChecksumSHA256: b64(f.sha256),
-            }),
-          );
+      const target = { client, bucket, key: prefix + f.path, dir: opts.dir, partSize };
+      if (f.size <= partSize) {
+        await uploadFile(target, f);
+      } else {
+        await multipart.acquire();
+        try {
+          await uploadFile(target, f);
+        } finally {
+          multipart.release();
         }
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).syscall) throw new ModelsealError('IO', `cannot read ${f.path}: ${(err as Error).message}`, { cause: err });
-        throw s3Error(err, s3Url(bucket, key));
-      } finally {
-        if (big) multipart.release();
-        src.destroy();
-        await fh.close().catch(() => undefined);
       }
-      const got = tally.hash.digest('hex');
-      if (tally.bytes !== f.size || got !== f.sha256) {
-        throw new ModelsealError('DIGEST_MISMATCH', `${f.path} changed after it was signed (uploaded ${tally.bytes} bytes, sha256 ${got}); signature not published`);
-      }
-      log.debug({ object: s3Url(bucket, key), size: f.size }, 'uploaded');
+      log.debug({ object: s3Url(bucket, target.key), size: f.size }, 'uploaded');
     });
 
     let objects = opts.files.length + 1;
@@ -163,6 +122,68 @@ export async function publishS3(opts: PublishS3Options): Promise<{ url: string; 
     return { url: where, objects };
   } finally {
     client.destroy();
+  }
+}
+
+interface UploadTarget {
+  client: S3Client;
+  bucket: string;
+  key: string;
+  dir: string;
+  partSize: number;
+}
+
+/**
+ * One signed file: a single PUT carrying its precomputed SHA-256, or multipart above the part
+ * size. The bytes are re-hashed on their way out, so a file edited after signing is caught.
+ */
+async function uploadFile(t: UploadTarget, f: { path: string; size: number; sha256: string }): Promise<void> {
+  const tally = new Tally();
+  let fh;
+  try {
+    // O_NOFOLLOW: a symlink swapped in after hashing must not be uploaded as a signed file.
+    fh = await open(path.join(t.dir, f.path), constants.O_RDONLY | constants.O_NOFOLLOW);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ELOOP') throw new ModelsealError('SYMLINK_REJECTED', `${f.path} became a symlink after signing`);
+    throw new ModelsealError('IO', `cannot read ${f.path}: ${(err as Error).message}`, { cause: err });
+  }
+  const src = fh.createReadStream();
+  src.on('error', (err) => tally.destroy(err));
+  src.pipe(tally);
+  try {
+    if (f.size > t.partSize) {
+      await new Upload({
+        client: t.client,
+        params: { Bucket: t.bucket, Key: t.key, Body: tally, ChecksumAlgorithm: 'SHA256', ContentType: 'application/octet-stream' },
+        partSize: t.partSize,
+        queueSize: MULTIPART_QUEUE,
+        leavePartsOnError: false,
+      }).done();
+    } else {
+      await t.client.send(
+        new PutObjectCommand({
+          Bucket: t.bucket,
+          Key: t.key,
+          Body: tally,
+          ContentLength: f.size,
+          ContentType: 'application/octet-stream',
+          // A precomputed value: the SDK sends it as a header (no aws-chunked trailer), AWS and moto
+          // store it as the full-object checksum, Swift ignores it.
+          ChecksumAlgorithm: 'SHA256',
+          ChecksumSHA256: b64(f.sha256),
+        }),
+      );
+    }
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).syscall) throw new ModelsealError('IO', `cannot read ${f.path}: ${(err as Error).message}`, { cause: err });
+    throw s3Error(err, s3Url(t.bucket, t.key));
+  } finally {
+    src.destroy();
+    await fh.close().catch(() => undefined);
+  }
+  const got = tally.hash.digest('hex');
+  if (tally.bytes !== f.size || got !== f.sha256) {
+    throw new ModelsealError('DIGEST_MISMATCH', `${f.path} changed after it was signed (uploaded ${tally.bytes} bytes, sha256 ${got}); signature not published`);
   }
 }
 

@@ -38,23 +38,50 @@ export class Semaphore {
   }
 }
 
-/** Run `fn` over items with at most `limit` in flight; the first failure stops new starts and rejects. */
-export async function forEachLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+/**
+ * Run `fn` over `items` with at most `limit` at once. After the first failure no new item
+ * starts; running ones settle before the first error is rethrown (nothing left dangling).
+ */
+export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
   let next = 0;
   let failed = false;
-  const lane = async (): Promise<void> => {
+  let firstErr: unknown;
+  const worker = async () => {
     while (!failed && next < items.length) {
-      const item = items[next++]!;
+      const i = next++;
       try {
-        await fn(item);
+        out[i] = await fn(items[i]!, i);
       } catch (err) {
-        failed = true;
-        throw err;
+        if (!failed) {
+          failed = true;
+          firstErr = err;
+        }
       }
     }
   };
-  const lanes = Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, lane);
-  const results = await Promise.allSettled(lanes);
-  const rejected = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (rejected) throw rejected.reason;
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  if (failed) throw firstErr;
+  return out;
+}
+
+/** Wait `ms`; an abort rejects at once with the signal's reason. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(signal!.reason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** mapLimit for side effects only. */
+export async function forEachLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  await mapLimit(items, limit, (item) => fn(item));
 }

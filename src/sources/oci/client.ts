@@ -414,42 +414,12 @@ export class RegistryClient {
     async function* chunks(): AsyncGenerator<Buffer> {
       const hash = createHash('sha256');
       let received = 0;
-      let resumes = 0;
       const ranged = await self.rangedSource(repo, desc, signal);
-      if (ranged.kind === 'ranged') {
-        for await (const b of ranged.chunks) {
-          received += b.length;
-          if (!o.skipDigest) hash.update(b);
-          yield b;
-        }
-      } else {
-        let res = ranged.kind === 'whole' ? ranged.res : await self.blobResponse(repo, desc, 0, signal);
-        for (;;) {
-          try {
-            for await (const c of res.body) {
-              const b = c as Buffer;
-              received += b.length;
-              if (received > desc.size) {
-                throw new ModelsealError('SIZE_MISMATCH', `${what}: registry sent more than the declared ${desc.size} bytes`, { details: { digest: desc.digest, size: desc.size } });
-              }
-              if (!o.skipDigest) hash.update(b);
-              yield b;
-            }
-            if (received === desc.size) break;
-            throw networkError(Object.assign(new Error('body ended early'), { code: 'PREMATURE_END' }), what);
-          } catch (err) {
-            res.body.destroy();
-            if (err instanceof ModelsealError && err.code !== 'NETWORK') throw err;
-            if (signal?.aborted) throw networkError(err, what);
-            if (received === desc.size) break;
-            if (resumes >= self.retries) {
-              throw new ModelsealError('NETWORK', `${what}: connection cut after ${received} of ${desc.size} bytes; gave up after ${resumes} resumes`, { cause: err, details: { digest: desc.digest, received } });
-            }
-            await sleep(backoffMs(resumes, self.retryBaseMs), signal);
-            resumes++;
-            res = await self.blobResponse(repo, desc, received, signal);
-          }
-        }
+      const body = ranged.kind === 'ranged' ? ranged.chunks : self.resumingBody(repo, desc, ranged.kind === 'whole' ? ranged.res : undefined, signal);
+      for await (const b of body) {
+        received += b.length;
+        if (!o.skipDigest) hash.update(b);
+        yield b;
       }
       const actual = `sha256:${hash.digest('hex')}`;
       if (received !== desc.size) {
@@ -460,6 +430,39 @@ export class RegistryClient {
       }
     }
     return Readable.from(chunks(), { objectMode: false, highWaterMark: 1 << 20 });
+  }
+
+  /** The blob as one GET (or the 200 already in hand), resumed with `Range: bytes=N-` after a cut connection. */
+  private async *resumingBody(repo: string, desc: Pick<Descriptor, 'digest' | 'size'>, first: ResponseData | undefined, signal?: AbortSignal): AsyncGenerator<Buffer> {
+    const what = `blob ${desc.digest}`;
+    let received = 0;
+    let resumes = 0;
+    let res = first ?? (await this.blobResponse(repo, desc, 0, signal));
+    for (;;) {
+      try {
+        for await (const c of res.body) {
+          const b = c as Buffer;
+          received += b.length;
+          if (received > desc.size) {
+            throw new ModelsealError('SIZE_MISMATCH', `${what}: registry sent more than the declared ${desc.size} bytes`, { details: { digest: desc.digest, size: desc.size } });
+          }
+          yield b;
+        }
+        if (received === desc.size) return;
+        throw networkError(Object.assign(new Error('body ended early'), { code: 'PREMATURE_END' }), what);
+      } catch (err) {
+        res.body.destroy();
+        if (err instanceof ModelsealError && err.code !== 'NETWORK') throw err;
+        if (signal?.aborted) throw networkError(err, what);
+        if (received === desc.size) return;
+        if (resumes >= this.retries) {
+          throw new ModelsealError('NETWORK', `${what}: connection cut after ${received} of ${desc.size} bytes; gave up after ${resumes} resumes`, { cause: err, details: { digest: desc.digest, received } });
+        }
+        await sleep(backoffMs(resumes, this.retryBaseMs), signal);
+        resumes++;
+        res = await this.blobResponse(repo, desc, received, signal);
+      }
+    }
   }
 
   /**

@@ -5,8 +5,7 @@ import { ModelsealError, oneLine } from '../../errors.js';
 import { logger } from '../../log.js';
 import { isAbort, isRetryable, s3Error, TruncatedBody } from './errors.js';
 import type { ObjectPin } from './objects.js';
-import type { Semaphore } from '../concurrency.js';
-import { sleep } from './pool.js';
+import { sleep, type Semaphore } from '../concurrency.js';
 import { s3Url } from './url.js';
 
 /**

@@ -12,8 +12,7 @@ import { createS3Client } from './client.js';
 import { s3Error } from './errors.js';
 import { listKeys } from './objects.js';
 import { DEFAULT_UPLOAD_PART_SIZE, MIN_UPLOAD_PART_SIZE, type S3Options } from './options.js';
-import { Semaphore } from '../concurrency.js';
-import { mapLimit } from './pool.js';
+import { mapLimit, Semaphore } from '../concurrency.js';
 import { isSbomName, SBOM_NAME, SBOM_SIGNATURE_NAME, SIGNATURE_NAME } from './source.js';
 import { parseS3Url, s3Url } from './url.js';
 

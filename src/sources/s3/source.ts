@@ -8,8 +8,7 @@ import { downloadObject } from './download.js';
 import { isAbort } from './errors.js';
 import { headObject, listKeys, readSmallObject, type ObjectPin } from './objects.js';
 import { DEFAULT_PARALLEL_PARTS, DEFAULT_PART_SIZE, DEFAULT_RETRIES, MAX_PART_BUFFER, type S3Options } from './options.js';
-import { Semaphore } from '../concurrency.js';
-import { mapLimit } from './pool.js';
+import { mapLimit, Semaphore } from '../concurrency.js';
 import { parseS3ObjectUrl, parseS3Url, s3Url } from './url.js';
 
 /** The detached OMS bundle's name under the prefix (model_signing default). */

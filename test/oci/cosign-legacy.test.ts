@@ -10,7 +10,7 @@ import type { Authority } from '../../src/verification/types.js';
 import { tempDir } from '../harness/process.js';
 import { startRegistry, type RegistryServer } from '../harness/registry.js';
 import { fakeIdentityToken, startMockSigstore, type MockSigstore } from '../sigstore/mock-sigstore.js';
-import { CA_EXT, LEAF_EXT, TestPki } from '../verification/pki.js';
+import { TestPki } from '../verification/pki.js';
 import { clientFor, modelPackConfig, pushArtifact, sha256 } from './helpers.js';
 
 const ISSUER = 'https://issuer.example';
@@ -132,9 +132,7 @@ describe('cosign legacy .sig signatures from a real registry', () => {
   it('a certificate-chain signature verifies against its root, not against another', async () => {
     const pki = new TestPki();
     try {
-      const root = pki.root('legacy-root', { type: 'ec', curve: 'P-256' });
-      const mid = pki.issue(root, 'legacy-mid', { type: 'ec', curve: 'P-256' }, CA_EXT);
-      const leaf = pki.issue(mid, 'legacy-signer', { type: 'ec', curve: 'P-256' }, LEAF_EXT);
+      const { root, intermediate: mid, leaf } = pki.chain(['legacy-root', 'legacy-mid', 'legacy-signer'], [{ type: 'ec', curve: 'P-256' }, { type: 'ec', curve: 'P-256' }, { type: 'ec', curve: 'P-256' }]);
       const annotations = {
         [ANNOTATION.signature]: sign('sha256', payload, leaf.key).toString('base64'),
         [ANNOTATION.certificate]: leaf.certPem,

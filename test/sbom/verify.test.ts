@@ -7,7 +7,7 @@ import { signSbom } from '../../src/sbom/sign.js';
 import { verifySbom } from '../../src/sbom/verify.js';
 import { isModelsealError, type ErrorCode } from '../../src/errors.js';
 import type { Authority } from '../../src/verification/types.js';
-import { CA_EXT, LEAF_EXT, TestPki } from '../verification/pki.js';
+import { TestPki } from '../verification/pki.js';
 import { llamaSafetensorsModel, pytorchModel } from './fixtures.js';
 
 function ecKey(): { privateKey: KeyObject; publicKey: KeyObject } {
@@ -97,9 +97,7 @@ describe('sbom verify', () => {
   it('a certificate-chain signature verifies against its root, and not against another root or a key', async () => {
     const pki = new TestPki();
     try {
-      const root = pki.root('sbom-root', { type: 'ec', curve: 'P-384' });
-      const mid = pki.issue(root, 'sbom-intermediate', { type: 'ec', curve: 'P-384' }, CA_EXT);
-      const leaf = pki.issue(mid, 'sbom-signer', { type: 'ec', curve: 'P-256' }, LEAF_EXT);
+      const { root, intermediate: mid, leaf } = pki.chain(['sbom-root', 'sbom-intermediate', 'sbom-signer'], [{ type: 'ec', curve: 'P-384' }, { type: 'ec', curve: 'P-384' }, { type: 'ec', curve: 'P-256' }]);
       const other = pki.root('other-root', { type: 'ec', curve: 'P-256' });
       const certBundle = Buffer.from(await signSbom(sbom, { kind: 'certificate', privateKey: leaf.key, leafPem: leaf.certPem, chainPems: [mid.certPem] }));
       const anchors = (r: { certPem: string }) => [{ kind: 'certificate' as const, name: 'pki', anchors: [new X509Certificate(r.certPem)] }];

@@ -5,7 +5,7 @@ import { signManifest } from '../../src/signing/sign.js';
 import type { Authority } from '../../src/verification/types.js';
 import { verifyModelSignature } from '../../src/verification/verify.js';
 import { MANIFEST } from '../verification/bundles.js';
-import { CA_EXT, LEAF_EXT, TestPki } from '../verification/pki.js';
+import { TestPki } from '../verification/pki.js';
 
 interface Bundle {
   mediaType: string;
@@ -42,9 +42,7 @@ describe('sign → verify, key method', () => {
 describe('sign → verify, certificate method', () => {
   const pki = new TestPki();
   afterAll(() => pki.dispose());
-  const root = pki.root('rsa-root');
-  const intermediate = pki.issue(root, 'ec-intermediate', { type: 'ec', curve: 'P-256' }, CA_EXT);
-  const leaf = pki.issue(intermediate, 'model-signer', { type: 'ec', curve: 'P-384' }, LEAF_EXT);
+  const { root, intermediate, leaf } = pki.chain(['rsa-root', 'ec-intermediate', 'model-signer'], [{ type: 'rsa' }, { type: 'ec', curve: 'P-256' }, { type: 'ec', curve: 'P-384' }]);
   const anchors: Authority = { kind: 'certificate', name: 'test-ca', anchors: [new X509Certificate(root.certPem)] };
 
   it('RSA root → EC intermediate → P-384 leaf verifies against the root alone', async () => {

@@ -70,6 +70,14 @@ export class TestPki {
     return { name: subject, certPem: readFileSync(certPath, 'utf8'), key, keyPath, certPath };
   }
 
+  /** root → intermediate CA → code-signing leaf: the chain most certificate tests sign with. */
+  chain(names: [string, string, string], specs: [KeySpec, KeySpec, KeySpec]): { root: Issued; intermediate: Issued; leaf: Issued } {
+    const root = this.root(names[0], specs[0]);
+    const intermediate = this.issue(root, names[1], specs[1], CA_EXT);
+    const leaf = this.issue(intermediate, names[2], specs[2], LEAF_EXT);
+    return { root, intermediate, leaf };
+  }
+
   dispose(): void {
     rmSync(this.dir, { recursive: true, force: true });
   }

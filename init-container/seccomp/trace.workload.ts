@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { realpath, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { publish } from '../../src/publish.js';
+import { publish } from '../../src/app/publish.js';
 import { tempDir } from '../../test/harness/process.js';
 import { startRegistry, type RegistryServer } from '../../test/harness/registry.js';
 import { EXPECTED, startInitWorld, type InitWorld } from '../../test/init/fixtures.js';

@@ -1,9 +1,9 @@
 import { Command } from 'commander';
 import { ExitCode, ModelsealError } from '../errors.js';
 import { logDecision } from '../log.js';
-import { auditDeployment, type AuditReport } from '../audit/audit.js';
-import { readReceipt } from '../audit/receipt-file.js';
-import { renderSummary, summarizeReceipts } from '../audit/summary.js';
+import { auditDeployment, type AuditReport } from '../app/audit.js';
+import { readReceipt } from '../placement/receipt-file.js';
+import { renderSummary, summarizeReceipts } from '../app/audit-summary.js';
 import { outcomeFor } from '../init/decision.js';
 import { addTrustFlags, type TrustFlags } from './common.js';
 import { trustForPull } from './pull.js';

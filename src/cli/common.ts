@@ -2,13 +2,13 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Option, type Command } from 'commander';
 import { ModelsealError } from '../errors.js';
-import { GIT_IGNORE_PATHS } from '../manifest/names.js';
-import { DEFAULT_SHARD_SIZE } from '../manifest/serialize.js';
-import type { HashAlgorithm, SerializationMethod } from '../manifest/types.js';
-import type { ModelRule, TrustPolicy } from '../policy/types.js';
-import { loadCertificates, loadPublicKeys } from '../signing/keys.js';
-import { loadTrustedRootFile } from '../verification/trust-input.js';
-import type { Authority } from '../verification/types.js';
+import { GIT_IGNORE_PATHS } from '../model/names.js';
+import { DEFAULT_SHARD_SIZE } from '../model/serialize.js';
+import type { HashAlgorithm, SerializationMethod } from '../model/types.js';
+import type { ModelRule, TrustPolicy } from '../trust/policy/types.js';
+import { loadCertificates, loadPublicKeys } from '../signatures/core/keys.js';
+import { loadTrustedRootFile } from '../trust/roots/load.js';
+import type { Authority } from '../signatures/core/types.js';
 
 export type Method = 'key' | 'certificate' | 'sigstore';
 export const METHODS: readonly Method[] = ['key', 'certificate', 'sigstore'];
@@ -97,9 +97,9 @@ export async function resolveTrust(reference: string, method: Method | undefined
     if (mixed.length > 0) throw new ModelsealError('USAGE', `--policy decides the signers; do not combine it with --${mixed.map(kebab).join(', --')}`);
     // The policy stack (YAML parser, validators) loads only when a policy is given.
     const [{ loadPolicy }, { ruleFor }, { authoritiesFor }] = await Promise.all([
-      import('../policy/load.js'),
-      import('../policy/match.js'),
-      import('../policy/authorities.js'),
+      import('../trust/policy/load.js'),
+      import('../trust/policy/match.js'),
+      import('../trust/policy/authorities.js'),
     ]);
     const policy = await loadPolicy(f.policy);
     const rule = ruleFor(policy, reference);

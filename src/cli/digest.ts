@@ -1,8 +1,8 @@
 import { Command } from 'commander';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { rootDigest } from '../manifest/digest.js';
-import { serializeDirectory } from '../manifest/serialize.js';
+import { rootDigest } from '../model/digest.js';
+import { serializeDirectory } from '../model/serialize.js';
 import { addPathFlags, addSerializationFlags, modelRelativeIgnores, shardSizeOf, type SerializationFlags } from './common.js';
 import { action, emit } from './output.js';
 

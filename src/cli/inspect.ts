@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { inspectOci, type InspectReport } from '../sources/oci/inspect.js';
+import { inspectOci, type InspectReport } from '../app/inspect.js';
 import { addTrustFlags, resolveTrust, type Method, type TrustFlags } from './common.js';
 import { addOciFlags, ociClientOptions, type OciFlags } from './oci-options.js';
 import { action, emit } from './output.js';

@@ -1,8 +1,8 @@
 import { Command } from 'commander';
 import { access, writeFile } from 'node:fs/promises';
 import { ModelsealError } from '../errors.js';
-import { generateKeyPair } from '../signing/cosign-key.js';
-import { promptPassword } from '../signing/password.js';
+import { generateKeyPair } from '../signatures/cosign/key-file.js';
+import { promptPassword } from '../signatures/core/password.js';
 import { action, emit } from './output.js';
 
 export function generateKeyPairCommand(): Command {

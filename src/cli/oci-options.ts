@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
 import { ModelsealError } from '../errors.js';
-import type { OciClientOptions } from '../sources/oci/client.js';
+import type { OciClientOptions } from '../stores/oci/client.js';
 
 /** Blobs from this size up take the parallel-range path when --parallel-ranges asks for it. */
 export const RANGED_MIN_BYTES = 256 * 1024 * 1024;

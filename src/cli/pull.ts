@@ -1,13 +1,13 @@
 import { Command } from 'commander';
 import { exitCodeFor, isModelsealError, ModelsealError, oneLine } from '../errors.js';
 import { logDecision } from '../log.js';
-import { pull } from '../pull.js';
-import { openSource, sourceKind } from '../sources/index.js';
-import type { Authority } from '../verification/types.js';
+import { pull } from '../app/pull.js';
+import { openSource, sourceKind } from '../stores/registry.js';
+import type { Authority } from '../signatures/core/types.js';
 import { addTrustFlags, authoritiesFromFlags, resolveTrust, type Method, type TrustFlags } from './common.js';
 import { addOciFlags, ociClientOptions, type OciFlags } from './oci-options.js';
 import { action, emit } from './output.js';
-import { policyChecks } from './policy-checks.js';
+import { policyChecks } from '../trust/checks.js';
 import { addS3Flags, s3OptionsFromFlags } from './s3-options.js';
 
 interface PullFlags extends TrustFlags {

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { ModelsealError } from '../errors.js';
-import type { S3Options } from '../sources/s3/options.js';
+import type { S3Options } from '../stores/s3/options.js';
 
 /** The S3 flags as commander hands them over (camel-cased). */
 export interface S3Flags {

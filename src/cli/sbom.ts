@@ -8,8 +8,8 @@ import { generateSbom, SBOM_FORMATS, type SbomFormat } from '../sbom/generate.js
 import { signSbom } from '../sbom/sign.js';
 import { verifySbom } from '../sbom/verify.js';
 import { addPathFlags, addTrustFlags, modelRelativeIgnores, resolveTrust, type Method, type TrustFlags } from './common.js';
-import { downloadUnverified } from '../sources/download.js';
-import { openSource, sourceKind } from '../sources/index.js';
+import { downloadUnverified } from '../stores/download.js';
+import { openSource, sourceKind } from '../stores/registry.js';
 import { addOciFlags, ociClientOptions, type OciFlags } from './oci-options.js';
 import { action, emit } from './output.js';
 import { addS3Flags, s3OptionsFromFlags } from './s3-options.js';

@@ -2,13 +2,13 @@ import { Command } from 'commander';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ModelsealError } from '../errors.js';
-import { rootDigest } from '../manifest/digest.js';
-import { serializeDirectory } from '../manifest/serialize.js';
-import type { Manifest } from '../manifest/types.js';
+import { rootDigest } from '../model/digest.js';
+import { serializeDirectory } from '../model/serialize.js';
+import type { Manifest } from '../model/types.js';
 import { logger } from '../log.js';
-import { loadPrivateKey } from '../signing/keys.js';
-import { signManifest } from '../signing/sign.js';
-import type { SignerSpec } from '../signing/types.js';
+import { loadPrivateKey } from '../signatures/core/keys.js';
+import { signManifest } from '../signatures/oms/sign.js';
+import type { SignerSpec } from '../signatures/core/signer.js';
 import {
   addPathFlags,
   addSerializationFlags,

@@ -2,8 +2,8 @@ import { Command } from 'commander';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { refreshPublicGoodTrustedRoot } from '../trust/public-good.js';
-import { refreshedTrustRootPath } from '../verification/trust-input.js';
+import { refreshPublicGoodTrustedRoot } from '../trust/roots/public-good.js';
+import { refreshedTrustRootPath } from '../trust/roots/load.js';
 import { action, emit } from './output.js';
 
 export function trustCommand(): Command {

@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { logDecision } from '../log.js';
 import { exitCodeFor, isModelsealError, oneLine } from '../errors.js';
-import { verifyLocalModel } from '../verify-model.js';
+import { verifyLocalModel } from '../app/verify.js';
 import { addTrustFlags, resolveTrust, modelRelativeIgnores, type Method, type TrustFlags } from './common.js';
 import { action, emit } from './output.js';
 

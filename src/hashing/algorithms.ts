@@ -1,5 +1,5 @@
 import { ModelsealError } from '../errors.js';
-import type { HashAlgorithm } from '../manifest/types.js';
+import type { HashAlgorithm } from '../model/types.js';
 
 /** OMS hash names → OpenSSL names. BLAKE3 is not in Node's OpenSSL: refuse rather than guess. */
 export function opensslName(alg: HashAlgorithm | string): string {

@@ -1,8 +1,8 @@
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { ModelsealError } from '../errors.js';
-import { shardName } from '../manifest/names.js';
-import type { HashAlgorithm, Resource, SerializationMethod } from '../manifest/types.js';
+import { shardName } from '../model/names.js';
+import type { HashAlgorithm, Resource, SerializationMethod } from '../model/types.js';
 import { opensslName } from './algorithms.js';
 import { FOLLOW_SOURCE } from './follow-source.js';
 

@@ -1,7 +1,7 @@
 import { ExitCode, type ExitCodeValue, exitCodeFor, isModelsealError, oneLine } from '../errors.js';
 import type { DecisionEvent } from '../log.js';
 import type { Receipt } from '../placement/receipt.js';
-import type { SignerIdentity } from '../verification/types.js';
+import type { SignerIdentity } from '../signatures/core/types.js';
 
 /**
  * The init container's one decision line (EAAPL-SEC003 Model Isolation fields): pod and

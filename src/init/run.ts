@@ -1,8 +1,8 @@
 import { ExitCode, type ExitCodeValue, exitCodeFor, ModelsealError } from '../errors.js';
 import { logDecision, type DecisionEvent } from '../log.js';
-import { pull, verifyCandidates, type PullResult } from '../pull.js';
-import type { ModelSource, SignatureCandidate } from '../sources/types.js';
-import type { Authority, SignerIdentity } from '../verification/types.js';
+import { pull, verifyCandidates, type PullResult } from '../app/pull.js';
+import type { ModelSource, SignatureCandidate } from '../stores/types.js';
+import type { Authority, SignerIdentity } from '../signatures/core/types.js';
 import type { InitConfig } from './config.js';
 import { allowedEvent, failedEvent, type DecisionContext } from './decision.js';
 import { openInitSource, resolveInitTrust, type InitTrust } from './wiring.js';

@@ -1,9 +1,9 @@
-import { policyChecks } from '../cli/policy-checks.js';
+import { policyChecks } from '../trust/checks.js';
 import { trustForPull } from '../cli/pull.js';
-import type { PullOptions } from '../pull.js';
-import { openSource, sourceKind } from '../sources/index.js';
-import type { ModelSource } from '../sources/types.js';
-import type { Authority } from '../verification/types.js';
+import type { PullOptions } from '../app/pull.js';
+import { openSource, sourceKind } from '../stores/registry.js';
+import type { ModelSource } from '../stores/types.js';
+import type { Authority } from '../signatures/core/types.js';
 import type { InitConfig } from './config.js';
 
 /** Trust for one init run: the authorities, plus what the policy rule adds to the pull. */

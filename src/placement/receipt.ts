@@ -1,5 +1,5 @@
-import type { Resource, Serialization } from '../manifest/types.js';
-import type { SignerIdentity } from '../verification/types.js';
+import type { Resource, Serialization } from '../model/types.js';
+import type { SignerIdentity } from '../signatures/core/types.js';
 
 /**
  * What a pull (or an in-place verification) proves, written outside the verified tree so an

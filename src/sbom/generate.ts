@@ -3,13 +3,13 @@ import path from 'node:path';
 import { ModelsealError } from '../errors.js';
 import type { Finding } from '../formats/finding.js';
 import { analyzeModelFile, type AnalyzedFile } from '../formats/scan.js';
-import { rootDigest } from '../manifest/digest.js';
-import { serializeDirectory } from '../manifest/serialize.js';
-import type { Manifest } from '../manifest/types.js';
+import { rootDigest } from '../model/digest.js';
+import { serializeDirectory } from '../model/serialize.js';
+import type { Manifest } from '../model/types.js';
 import { VERSION } from '../version.js';
-import { buildCycloneDx, type BaseModelRef, type CdxBom, type SbomInput } from './cyclonedx.js';
+import { buildCycloneDx, type BaseModelRef, type CdxBom, type SbomInput } from './writers/cyclonedx.js';
 import { collectModelFacts, type ModelFacts } from './facts.js';
-import { buildSpdx3, type SpdxDocumentJson } from './spdx.js';
+import { buildSpdx3, type SpdxDocumentJson } from './writers/spdx.js';
 import { validateCycloneDx, validateSpdx3 } from './validate.js';
 
 export type SbomFormat = 'cyclonedx' | 'cyclonedx-1.7' | 'spdx3';

@@ -2,8 +2,8 @@ import { ModelsealError } from '../errors.js';
 import { decodeUtf8 } from '../formats/reader.js';
 import { isSafeRelativePath } from '../formats/safetensors.js';
 import { isPlainObject, parseStrictJson } from '../formats/strict-json.js';
-import type { Resource } from '../manifest/types.js';
-import { SPDX_CONTEXT } from './spdx.js';
+import type { Resource } from '../model/types.js';
+import { SPDX_CONTEXT } from './writers/spdx.js';
 import { validateCycloneDx, validateSpdx3 } from './validate.js';
 
 export const MAX_SBOM_BYTES = 64 << 20;

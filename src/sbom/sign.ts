@@ -1,5 +1,5 @@
-import { signStatement } from '../signing/blob.js';
-import type { SignerSpec } from '../signing/types.js';
+import { signStatement } from '../signatures/blob/sign.js';
+import type { SignerSpec } from '../signatures/core/signer.js';
 import { parseSbom, type ParsedSbom } from './parse.js';
 
 /**

@@ -4,7 +4,7 @@ import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import { ModelsealError } from '../errors.js';
 import { isPlainObject } from '../formats/strict-json.js';
-import { SPDX_CONTEXT } from './spdx.js';
+import { SPDX_CONTEXT } from './writers/spdx.js';
 
 function invalid(message: string, details: Record<string, unknown> = {}): ModelsealError {
   return new ModelsealError('SBOM_INVALID', message, { details });

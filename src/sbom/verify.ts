@@ -1,10 +1,10 @@
 import { isDeepStrictEqual } from 'node:util';
 import { ModelsealError } from '../errors.js';
 import { isPlainObject } from '../formats/strict-json.js';
-import { rootDigest } from '../manifest/digest.js';
-import { serializeDirectory } from '../manifest/serialize.js';
-import { verifyStatementBundle } from '../verification/blob.js';
-import type { Authority, SignerIdentity } from '../verification/types.js';
+import { rootDigest } from '../model/digest.js';
+import { serializeDirectory } from '../model/serialize.js';
+import { verifyStatementBundle } from '../signatures/blob/verify.js';
+import type { Authority, SignerIdentity } from '../signatures/core/types.js';
 import { assertSbomFilesMatch, compareSbomFiles, parseSbom, type ParsedSbom } from './parse.js';
 
 export interface VerifySbomOptions {

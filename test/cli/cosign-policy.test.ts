@@ -2,12 +2,12 @@ import { generateKeyPairSync, sign } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ANNOTATION } from '../../src/verification/cosign-legacy.js';
+import { ANNOTATION } from '../../src/signatures/cosign/legacy.js';
 import { tempDir } from '../harness/process.js';
 import { startRegistry, type RegistryServer } from '../harness/registry.js';
 import { runCli } from '../helpers/cli.js';
 import { makeModel } from '../helpers/model.js';
-import { clientFor, pushArtifact } from '../oci/helpers.js';
+import { clientFor, pushArtifact } from '../stores/oci/helpers.js';
 
 /** A trust policy's `requireCosign`, end to end through `pull --policy`, against a real registry. */
 describe('policy requireCosign (OCI, through the CLI)', () => {

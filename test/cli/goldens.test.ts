@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { GOLDEN, runCli } from '../helpers/cli.js';
 import { tempDir } from '../harness/process.js';
 
-/** How each case in shared/fixtures/oms-golden/CASES.md must verify. */
+/** How each case in test/fixtures/oms-golden/CASES.md must verify. */
 const CERT = ['certificate', '--cert-chain', path.join(GOLDEN, 'keys/certificate/ca-cert.pem')];
 const KEY = ['key', '--public-key', path.join(GOLDEN, 'keys/certificate/signing-key-pub.pem')];
 const KEYLESS = [

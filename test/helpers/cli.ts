@@ -3,8 +3,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-export const SHARED = path.resolve(REPO, '../shared');
-export const GOLDEN = path.join(SHARED, 'fixtures/oms-golden');
+export const FIXTURES = path.join(REPO, 'test/fixtures');
+export const GOLDEN = path.join(FIXTURES, 'oms-golden');
 
 export interface CliResult {
   code: number;

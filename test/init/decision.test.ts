@@ -9,8 +9,8 @@ import { resolveInitConfig } from '../../src/init/config.js';
 import { failedEvent, outcomeFor } from '../../src/init/decision.js';
 import { runInit, type InitDeps } from '../../src/init/run.js';
 import { openInitSource, resolveInitTrust } from '../../src/init/wiring.js';
-import { serializeDirectory } from '../../src/manifest/serialize.js';
-import { signManifest } from '../../src/signing/sign.js';
+import { serializeDirectory } from '../../src/model/serialize.js';
+import { signManifest } from '../../src/signatures/oms/sign.js';
 import { freePort, tempDir } from '../harness/process.js';
 import { bytes, makeModel } from '../helpers/model.js';
 

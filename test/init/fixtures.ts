@@ -1,10 +1,10 @@
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { chmod, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { serializeDirectory } from '../../src/manifest/serialize.js';
-import type { Manifest } from '../../src/manifest/types.js';
-import { publish } from '../../src/publish.js';
-import { signManifest } from '../../src/signing/sign.js';
+import { serializeDirectory } from '../../src/model/serialize.js';
+import type { Manifest } from '../../src/model/types.js';
+import { publish } from '../../src/app/publish.js';
+import { signManifest } from '../../src/signatures/oms/sign.js';
 import { freePort, tempDir } from '../harness/process.js';
 import { skopeo, startRegistry, type RegistryServer } from '../harness/registry.js';
 import { bytes, makeModel } from '../helpers/model.js';

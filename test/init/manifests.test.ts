@@ -3,7 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { settingsFromFile } from '../../src/init/config.js';
-import { parsePolicy } from '../../src/policy/load.js';
+import { parsePolicy } from '../../src/trust/policy/load.js';
 import { REPO } from '../helpers/cli.js';
 
 /** The shipped manifests agree with each other and with what the podman test proves for pod.yaml. */

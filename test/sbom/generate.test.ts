@@ -6,9 +6,9 @@ import { OCR_ASSETS } from '../formats/helpers.js';
 import { generateSbom, type SbomFormat } from '../../src/sbom/generate.js';
 import { parseSbom } from '../../src/sbom/parse.js';
 import { validateCycloneDx, validateSpdx3 } from '../../src/sbom/validate.js';
-import { serializeDirectory } from '../../src/manifest/serialize.js';
-import type { CdxBom, CdxComponent } from '../../src/sbom/cyclonedx.js';
-import type { SpdxDocumentJson } from '../../src/sbom/spdx.js';
+import { serializeDirectory } from '../../src/model/serialize.js';
+import type { CdxBom, CdxComponent } from '../../src/sbom/writers/cyclonedx.js';
+import type { SpdxDocumentJson } from '../../src/sbom/writers/spdx.js';
 import { isModelsealError } from '../../src/errors.js';
 import { CHAT_TEMPLATE, ggufModel, llamaSafetensorsModel, onnxModel, pytorchModel } from './fixtures.js';
 

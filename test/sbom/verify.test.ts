@@ -6,8 +6,8 @@ import { generateSbom } from '../../src/sbom/generate.js';
 import { signSbom } from '../../src/sbom/sign.js';
 import { verifySbom } from '../../src/sbom/verify.js';
 import { isModelsealError, type ErrorCode } from '../../src/errors.js';
-import type { Authority } from '../../src/verification/types.js';
-import { TestPki } from '../verification/pki.js';
+import type { Authority } from '../../src/signatures/core/types.js';
+import { TestPki } from '../helpers/pki.js';
 import { llamaSafetensorsModel, pytorchModel } from './fixtures.js';
 
 function ecKey(): { privateKey: KeyObject; publicKey: KeyObject } {

@@ -1,0 +1,38 @@
+import type { KeyObject, X509Certificate } from 'node:crypto';
+import type { Manifest } from '../../model/types.js';
+
+/**
+ * One trusted authority: who may sign. A trust policy (src/policy) lists several per model
+ * pattern; CLI flags build exactly one.
+ */
+export type Authority =
+  | { kind: 'key'; name?: string; publicKeys: KeyObject[] }
+  | { kind: 'certificate'; name?: string; anchors: X509Certificate[] }
+  | {
+      kind: 'sigstore';
+      name?: string;
+      /** trusted_root.json or ClientTrustConfig, already parsed JSON. */
+      trustedRoot: unknown;
+      /** Exact SAN, or a regexp that the verifier anchors at both ends. */
+      identity: { exact: string } | { regexp: string };
+      /** Exact OIDC issuer. */
+      issuer: string;
+    };
+
+export interface SignerIdentity {
+  method: 'key' | 'certificate' | 'sigstore';
+  /** Key: `key:<sha256 of SPKI DER hex>`; certificate: leaf subject DN; sigstore: the SAN. */
+  identity: string;
+  issuer?: string;
+  /** Name of the authority (from the policy) that accepted it. */
+  authority?: string;
+}
+
+/** A signature that verified: the signed manifest and who signed it. */
+export interface VerifiedModelSignature {
+  manifest: Manifest;
+  /** Hex SHA-256 root digest (subject digest); absent only for the legacy v0.2 predicate. */
+  rootDigest?: string;
+  predicateType: string;
+  signer: SignerIdentity;
+}

@@ -26,6 +26,7 @@ const CODES = {
   KEY_INVALID: 'KEY_INVALID',
   KEY_PASSWORD: 'KEY_PASSWORD',
   REFERENCE_INVALID: 'REFERENCE_INVALID',
+  PATH_INVALID: 'PATH_INVALID',
   // 3: the signature (or its container) cannot be trusted
   BUNDLE_INVALID: 'BUNDLE_INVALID',
   BUNDLE_TOO_LARGE: 'BUNDLE_TOO_LARGE',
@@ -69,7 +70,7 @@ const CODES = {
 export type ErrorCode = (typeof CODES)[keyof typeof CODES];
 
 const EXIT_BY_CODE: Record<ErrorCode, ExitCodeValue> = {
-  USAGE: 2, CONFIG_INVALID: 2, POLICY_INVALID: 2, KEY_INVALID: 2, KEY_PASSWORD: 2, REFERENCE_INVALID: 2,
+  USAGE: 2, CONFIG_INVALID: 2, POLICY_INVALID: 2, KEY_INVALID: 2, KEY_PASSWORD: 2, REFERENCE_INVALID: 2, PATH_INVALID: 2,
   BUNDLE_INVALID: 3, BUNDLE_TOO_LARGE: 3, SIGNATURE_INVALID: 3, SIGNATURE_MISSING: 3, PAYLOAD_INVALID: 3,
   MANIFEST_INCONSISTENT: 3, CERTIFICATE_INVALID: 3, UNTRUSTED_SIGNER: 3, IDENTITY_MISMATCH: 3, TLOG_INVALID: 3,
   SUBJECT_MISMATCH: 3,
@@ -98,8 +99,25 @@ export class ModelsealError extends Error {
   }
 }
 
+/** Filesystem errors about a path the user gave (or where it points): a mistake to fix, not a bug. */
+const PATH_ERRNO = new Set(['ENOENT', 'ENOTDIR', 'EISDIR', 'EEXIST', 'EACCES', 'EPERM', 'EROFS', 'ENOSPC', 'ENAMETOOLONG', 'ELOOP']);
+
+/**
+ * A raw Node filesystem error that escaped a specific check becomes PATH_INVALID (exit 2) with
+ * its path and reason; anything else unexpected stays INTERNAL (a bug to report).
+ */
+export function asModelsealError(err: unknown): ModelsealError {
+  if (err instanceof ModelsealError) return err;
+  const e = err as NodeJS.ErrnoException | undefined;
+  if (e && typeof e.code === 'string' && PATH_ERRNO.has(e.code)) {
+    const where = e.path ? ` ${e.path}` : '';
+    return new ModelsealError('PATH_INVALID', `cannot ${e.syscall ?? 'use'}${where}: ${e.code}`, { cause: err });
+  }
+  return new ModelsealError('INTERNAL', err instanceof Error ? err.message : String(err), { cause: err });
+}
+
 export function exitCodeFor(err: unknown): ExitCodeValue {
-  return err instanceof ModelsealError ? err.exitCode : ExitCode.INTERNAL;
+  return asModelsealError(err).exitCode;
 }
 
 /** A one-line reason, safe to print: no stack, no newlines. */

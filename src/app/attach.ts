@@ -1,11 +1,11 @@
 import { ModelsealError } from '../errors.js';
-import { planFetch } from './pull.js';
 import { createOciSource } from '../stores/oci/source.js';
 import type { OciClientOptions } from '../stores/oci/client.js';
 import { PREDICATE } from '../stores/oci/media-types.js';
 import { pushBundleReferrer } from '../stores/oci/publish.js';
 import { parseBundle } from '../signatures/oms/bundle.js';
-import { manifestForListing } from './verify.js';
+import { manifestForListing, planFetch } from '../model/plan.js';
+import { modelScope } from '../model/scope.js';
 
 export interface AttachResult {
   reference: string;
@@ -28,7 +28,9 @@ export async function attachOmsSignature(reference: string, bundleJson: Buffer, 
   try {
     await source.resolve();
     const entries = await source.list();
-    planFetch(manifestForListing(statement.manifest, entries.map((e) => e.path)), entries, false);
+    const scope = modelScope({ signed: statement.manifest.serialization.ignorePaths });
+    const inScope = entries.filter((e) => scope.isModelFile(e.path));
+    planFetch(manifestForListing(statement.manifest, inScope.map((e) => e.path)), inScope, false);
     const m = source.manifest();
     const subject = { mediaType: m.mediaType, digest: m.digest, size: m.bytes.length };
     const referrer = await pushBundleReferrer(source.client, source.reference.repository, subject, bundleJson, PREDICATE.omsV1, new Date().toISOString());

@@ -2,6 +2,7 @@ import { ModelsealError } from '../errors.js';
 import type { Authority, SignerIdentity } from '../signatures/core/types.js';
 import { verifyCosignSignatures } from '../signatures/cosign/verify.js';
 import { verifyModelSignature } from '../signatures/oms/verify.js';
+import { classifyBundle } from '../signatures/registry.js';
 import type { OciClientOptions } from '../stores/oci/client.js';
 import { createOciSource } from '../stores/oci/source.js';
 
@@ -47,14 +48,26 @@ export async function inspectOci(ref: string, opts: OciClientOptions & { authori
     const auth = opts.authorities;
     const cosignOk = auth?.length ? await verifyCosignSignatures(disc.candidates, r.resolvedDigest!, auth) : [];
     for (const c of disc.candidates) {
-      const base = { kind: c.kind, origin: c.origin };
-      if (!auth?.length || c.kind === 'notation' || c.kind === 'sbom') {
+      let kind: string = c.kind;
+      let bytes: Uint8Array | undefined;
+      // Unlabelled bundles are read (bounded) to say what they are; weights never are.
+      if (c.kind === 'bundle' || (c.kind === 'oms' && auth?.length)) {
+        try {
+          bytes = await c.read();
+          if (c.kind === 'bundle') kind = classifyBundle(bytes);
+        } catch (err) {
+          signatures.push({ kind, origin: c.origin, verified: false, reason: err instanceof ModelsealError ? `${err.code}: ${err.message}` : String(err) });
+          continue;
+        }
+      }
+      const base = { kind, origin: c.origin };
+      if (!auth?.length || kind === 'notation' || kind === 'sbom') {
         signatures.push(base);
         continue;
       }
-      if (c.kind === 'oms') {
+      if (kind === 'oms') {
         try {
-          const v = await verifyModelSignature(c.bytes, auth);
+          const v = await verifyModelSignature(bytes!, auth);
           const mismatches: string[] = [];
           for (const res of v.manifest.resources) {
             const have = rawByPath.get(res.name);

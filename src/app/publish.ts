@@ -6,7 +6,7 @@ import type { Manifest } from '../model/types.js';
 import { listModelFiles } from '../model/walk.js';
 import type { OciClientOptions } from '../stores/oci/client.js';
 import type { S3Options } from '../stores/s3/options.js';
-import { sourceKind } from '../stores/registry.js';
+import { referenceKind } from '../stores/registry.js';
 
 export interface PublishInput {
   dir: string;
@@ -49,7 +49,7 @@ export async function signedFileList(dir: string, m: Manifest): Promise<Array<{ 
 export async function publish(input: PublishInput): Promise<PublishOutput> {
   if (!(await stat(input.dir)).isDirectory()) throw new ModelsealError('USAGE', `${input.dir} is not a model directory`);
   const files = await signedFileList(input.dir, input.manifest);
-  switch (sourceKind(input.dest)) {
+  switch (referenceKind(input.dest)) {
     case 'oci': {
       const { publishOci } = await import('../stores/oci/publish.js');
       const r = await publishOci({

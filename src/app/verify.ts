@@ -1,105 +1,123 @@
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ModelsealError } from '../errors.js';
 import type { HashPool } from '../hashing/pool.js';
-import { assertReportClean, compareResources, type ComparisonReport } from '../model/compare.js';
-import { GIT_IGNORE_PATHS } from '../model/names.js';
+import { assertReportClean, compareResources, resourcePath, type ComparisonReport } from '../model/compare.js';
+import { manifestForListing, planFetch } from '../model/plan.js';
+import { modelScope, type ModelScope, type ScopeParts } from '../model/scope.js';
 import { DEFAULT_SHARD_SIZE, hashModelFiles } from '../model/serialize.js';
 import type { Manifest } from '../model/types.js';
 import { listModelFiles, type ModelFile } from '../model/walk.js';
-import type { Authority, VerifiedModelSignature } from '../signatures/core/types.js';
-import { verifyModelSignature } from '../signatures/oms/verify.js';
+import type { SignatureCandidate } from '../signatures/candidate.js';
+import { runChecks, type CheckFacts, type StagedModel } from '../trust/checks/index.js';
+import { chooseSignature, sameResources, verifyOmsSignatures, type Found, type VerifiedCandidate } from '../trust/select.js';
+import type { TrustDecision } from '../trust/types.js';
 
-/** Bundles are small JSON documents; anything larger is hostile (or not a bundle). */
-export const MAX_BUNDLE_BYTES = 16 * 1024 * 1024;
-
-export interface LocalVerifyOptions {
+/**
+ * The one verify pipeline for a model already on disk — `verify`, `init` verify-in-place, a
+ * converging pod restart, `audit` — with the same signature selection, scope, comparison and
+ * policy checks as a pull: verify the signatures, choose the one that signs these files, hash
+ * every file, compare, run the checks.
+ */
+export interface InPlaceRequest {
   /** A model directory, or a single model file. */
-  modelPath: string;
-  /** Default: `model.sig` inside the model directory (beside a single-file model). */
-  signaturePath?: string;
-  authorities: Authority[];
-  /** Model-relative paths to skip, on top of the predicate's and the git defaults. */
-  ignorePaths?: string[];
-  /** Leave out .git, .gitignore, … (default true, as the reference tool). */
-  ignoreGitPaths?: boolean;
-  ignoreUnsignedFiles?: boolean;
+  path: string;
+  candidates: readonly SignatureCandidate[];
+  trust: TrustDecision;
+  /** What the caller adds to the scope beyond the signer's ignore list (local trees only). */
+  local?: Omit<ScopeParts, 'signed'>;
+  /** Decide whether a file is a signature rather than model content, given the chosen bundle's bytes. */
+  isSignatureFile?: (rel: string, bundle: Uint8Array) => Promise<boolean>;
+  resolvedDigest?: string;
   allowSymlinks?: boolean;
   pool?: HashPool;
 }
 
-export interface LocalVerifyResult {
-  verified: VerifiedModelSignature;
-  /** The signed manifest with single-file `"."` names mapped onto the file actually checked. */
+export interface InPlaceResult {
+  chosen: VerifiedCandidate;
+  found: Found;
+  /** The chosen signature's manifest as seen against these files. */
   manifest: Manifest;
   report: ComparisonReport;
+  /** Every file listed in scope (signed, and unsigned ones the caller chose to ignore). */
   files: ModelFile[];
-  bundleText: string;
-  signaturePath: string;
+  /** The files the signature covers. */
+  modelFiles: ModelFile[];
+  scope: ModelScope;
+  facts: CheckFacts;
 }
 
-export function defaultSignaturePath(modelPath: string, isDir: boolean): string {
-  return isDir ? path.join(modelPath, 'model.sig') : path.join(path.dirname(modelPath), 'model.sig');
+function scopeFor(v: VerifiedCandidate, local: InPlaceRequest['local']): ModelScope {
+  return modelScope({ ...local, signed: v.verified.manifest.serialization.ignorePaths });
 }
 
-export async function readBundleFile(file: string): Promise<Buffer> {
-  const st = await stat(file).catch((err: NodeJS.ErrnoException) => {
-    throw new ModelsealError('SIGNATURE_MISSING', `cannot read signature ${file}: ${err.code ?? err.message}`);
+export async function verifyInPlace(req: InPlaceRequest): Promise<InPlaceResult> {
+  const st = await stat(req.path).catch((err: NodeJS.ErrnoException) => {
+    throw new ModelsealError('NOT_FOUND', `model path ${req.path} does not exist (${err.code})`);
   });
-  if (!st.isFile()) throw new ModelsealError('SIGNATURE_MISSING', `signature ${file} is not a regular file`);
-  if (st.size > MAX_BUNDLE_BYTES) throw new ModelsealError('BUNDLE_TOO_LARGE', `signature ${file} is ${st.size} bytes (limit ${MAX_BUNDLE_BYTES})`);
-  return readFile(file);
+  const isDir = st.isDirectory();
+  const found = await verifyOmsSignatures(req.candidates, req.trust.authorities);
+  const ignoreUnsigned = req.trust.requirements.ignoreUnsignedFiles;
+
+  // Candidate by candidate: the first verified signature whose files fit this tree is the one.
+  const listings = new Map<VerifiedCandidate, { files: ModelFile[]; scope: ModelScope; manifest: Manifest }>();
+  for (const v of found.verified) {
+    const scope = scopeFor(v, req.local);
+    let files = isDir
+      ? await listModelFiles(req.path, { allowSymlinks: req.allowSymlinks ?? false, ignorePaths: scope.ignores })
+      : await listModelFiles(req.path, { allowSymlinks: false, ignorePaths: [] });
+    if (req.isSignatureFile) {
+      const keep: ModelFile[] = [];
+      for (const f of files) if (!(await req.isSignatureFile(f.rel, v.bytes))) keep.push(f);
+      files = keep;
+    }
+    // A single-file signature checked against its directory names the file by the model name (trap T5).
+    const m = v.verified.manifest;
+    const dotOnly = m.resources.every((r) => r.name === '.' || r.name.startsWith('.:'));
+    const names = isDir && dotOnly ? [m.modelName] : files.map((f) => f.rel);
+    listings.set(v, { files, scope, manifest: manifestForListing(m, names) });
+  }
+  const { chosen, fitted } = chooseSignature(found, (v) => {
+    const l = listings.get(v)!;
+    planFetch(l.manifest, l.files.map((f) => ({ path: f.rel, size: f.size })), ignoreUnsigned);
+    return l;
+  });
+
+  const s = fitted.manifest.serialization;
+  const actual = await hashModelFiles(fitted.files, s.method, s.hashType, s.shardSize ?? DEFAULT_SHARD_SIZE, req.pool);
+  const report = compareResources(fitted.manifest, actual, { ignoreUnsignedFiles: ignoreUnsigned });
+  assertReportClean(report);
+
+  const signedPaths = new Set(fitted.manifest.resources.map((r) => resourcePath(r, s.method)));
+  const modelFiles = fitted.files.filter((f) => signedPaths.has(f.rel));
+  const dir = isDir ? req.path : path.dirname(req.path);
+  const staged: StagedModel = {
+    dir,
+    files: modelFiles.map((f) => f.rel),
+    ignores: isDir ? fitted.scope.ignores : [],
+    manifest: fitted.manifest,
+    ...(req.resolvedDigest ? { resolvedDigest: req.resolvedDigest } : {}),
+    candidates: req.candidates,
+    chosen,
+    found,
+    signsTheseFiles: (other) => signsFiles(other, fitted.manifest, modelFiles, req.pool),
+  };
+  const facts = await runChecks(staged, req.trust);
+  return { chosen, found, manifest: fitted.manifest, report, files: fitted.files, modelFiles, scope: fitted.scope, facts };
 }
 
 /**
- * A single-file model is signed under the name `"."` by the reference tool and under its
- * basename by the spec and Go (trap T5). Map `"."` onto the name the file is checked under.
+ * Whether `other` signs exactly these files: by comparison when it uses the same serialization,
+ * else by hashing the files its way (a threshold signer may have used shards or BLAKE2).
  */
-export function mapSingleFileNames(m: Manifest, fileName: string): Manifest {
-  const isDot = (n: string) => n === '.' || n.startsWith('.:');
-  if (!m.resources.every((r) => isDot(r.name))) return m;
-  return { ...m, resources: m.resources.map((r) => ({ ...r, name: fileName + r.name.slice(1) })) };
-}
-
-/** The signed manifest as seen against a listing: a lone listed file is what a `"."` signature names (trap T5). */
-export function manifestForListing(m: Manifest, paths: string[]): Manifest {
-  return paths.length === 1 ? mapSingleFileNames(m, paths[0]!) : m;
-}
-
-/** Everything excluded from a local check: caller's, signer's (trap T16), git, and the signature itself. */
-export function ignoreSet(modelDir: string, signaturePath: string, m: Manifest, extra: string[] = [], gitPaths = true): string[] {
-  const out = new Set<string>([...extra, ...m.serialization.ignorePaths, ...(gitPaths ? GIT_IGNORE_PATHS : [])]);
-  const rel = path.relative(path.resolve(modelDir), path.resolve(signaturePath));
-  if (rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel)) out.add(rel.split(path.sep).join('/'));
-  return [...out];
-}
-
-/** Verify a model on local disk against its detached signature: signature first, then every byte. */
-export async function verifyLocalModel(opts: LocalVerifyOptions): Promise<LocalVerifyResult> {
-  const st = await stat(opts.modelPath).catch((err: NodeJS.ErrnoException) => {
-    throw new ModelsealError('NOT_FOUND', `model path ${opts.modelPath} does not exist (${err.code})`);
-  });
-  const isDir = st.isDirectory();
-  const signaturePath = opts.signaturePath ?? defaultSignaturePath(opts.modelPath, isDir);
-  const bundle = await readBundleFile(signaturePath);
-  const verified = await verifyModelSignature(bundle, opts.authorities);
-
-  let manifest = verified.manifest;
-  // A single-file signature checked against its directory: the file is the subject name.
-  const singleInDir = isDir && manifest.resources.every((r) => r.name === '.' || r.name.startsWith('.:'));
-  manifest = mapSingleFileNames(manifest, isDir ? manifest.modelName : path.basename(opts.modelPath));
-
-  const modelDir = isDir ? opts.modelPath : path.dirname(opts.modelPath);
-  const ignores = ignoreSet(modelDir, signaturePath, manifest, opts.ignorePaths, opts.ignoreGitPaths ?? true);
-  const files = isDir
-    ? await listModelFiles(opts.modelPath, { allowSymlinks: opts.allowSymlinks ?? false, ignorePaths: ignores })
-    : await listModelFiles(opts.modelPath, { allowSymlinks: false, ignorePaths: [] });
-  if (singleInDir && !files.some((f) => f.rel === manifest.modelName)) {
-    throw new ModelsealError('FILE_MISSING', `signed file missing: ${manifest.modelName}`);
+export async function signsFiles(other: Manifest, placed: Manifest, files: ModelFile[], pool?: HashPool): Promise<boolean> {
+  const seen = manifestForListing(other, files.map((f) => f.rel));
+  if (sameResources(seen, placed)) return true;
+  const s = seen.serialization;
+  if (s.method === placed.serialization.method && s.hashType === placed.serialization.hashType && (s.shardSize ?? 0) === (placed.serialization.shardSize ?? 0)) {
+    return false;
   }
-  const s = manifest.serialization;
-  const actual = await hashModelFiles(files, s.method, s.hashType, s.shardSize ?? DEFAULT_SHARD_SIZE, opts.pool);
-  const report = compareResources(manifest, actual, { ignoreUnsignedFiles: opts.ignoreUnsignedFiles ?? false });
-  assertReportClean(report);
-  return { verified, manifest, report, files, bundleText: bundle.toString('utf8'), signaturePath };
+  const actual = await hashModelFiles(files, s.method, s.hashType, s.shardSize ?? DEFAULT_SHARD_SIZE, pool);
+  const r = compareResources(seen, actual, { ignoreUnsignedFiles: false });
+  return r.missing.length + r.extra.length + r.mismatched.length === 0;
 }

@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { attachOmsSignature } from '../app/attach.js';
-import { readBundleFile } from '../app/verify.js';
+import { readBundleFile } from '../signatures/bundle-file.js';
 import { addOciFlags, ociClientOptions, type OciFlags } from './oci-options.js';
 import { action, emit } from './output.js';
 

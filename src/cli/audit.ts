@@ -6,11 +6,18 @@ import { readReceipt } from '../placement/receipt-file.js';
 import { renderSummary, summarizeReceipts } from '../app/audit-summary.js';
 import { outcomeFor } from '../init/decision.js';
 import { addTrustFlags, type TrustFlags } from './common.js';
-import { trustForPull } from './pull.js';
+import { access, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { receiptBundlePath } from '../placement/receipt-signature.js';
+import { authoritiesForMethod, resolveTrust } from '../trust/resolve.js';
 import { action, emit } from './output.js';
 
 interface AuditFlags extends TrustFlags {
   receipt?: string;
+  receiptPublicKey?: string;
+  receiptIdentity?: string;
+  receiptIdentityRegexp?: string;
+  receiptIdentityProvider?: string;
   receipts?: string;
   ignoreUnsignedFiles?: boolean;
   json?: boolean;
@@ -20,7 +27,11 @@ export function auditCommand(): Command {
   const cmd = new Command('audit')
     .description('re-check a deployed model offline against its receipt, or summarise many receipts')
     .argument('[dir]', 'the deployed model directory (with --receipt)')
-    .option('--receipt <file>', 'the receipt written when the model was placed')
+    .option('--receipt <file>', 'the receipt written when the model was placed (default <dir>.receipt.json)')
+    .option('--receipt-public-key <file>', 'require the receipt to be signed by this key (<receipt>.sigstore.json)')
+    .option('--receipt-identity <san>', 'require a keyless receipt signature by this identity')
+    .option('--receipt-identity-regexp <re>', 'require a keyless receipt signature by an identity matching this (anchored) regexp')
+    .option('--receipt-identity-provider <url>', 'OIDC issuer of the keyless receipt signer')
     .option('--receipts <dir>', 'summarise every receipt under this directory (digests, signers, placements)')
     .option('--ignore-unsigned-files', 'do not fail on files the receipt does not record')
     .option('--json', 'print the report as JSON');
@@ -51,15 +62,19 @@ async function runSummary(dir: string | undefined, f: AuditFlags): Promise<Faile
 }
 
 async function runAudit(dir: string | undefined, f: AuditFlags): Promise<Failed> {
-  if (dir === undefined || f.receipt === undefined) throw new ModelsealError('USAGE', 'audit needs <dir> and --receipt F (or --receipts DIR)');
-  const receipt = await readReceipt(f.receipt);
-  const trust = await trustForPull(receipt.reference, f);
+  if (dir === undefined) throw new ModelsealError('USAGE', 'audit needs the deployed model <dir> (or --receipts DIR)');
+  // pull writes the receipt beside the model, never inside it.
+  const receiptPath = f.receipt ?? `${path.resolve(dir)}.receipt.json`;
+  const receipt = await readReceipt(receiptPath);
+  const trust = await resolveTrust(receipt.reference, f, { overrides: { ignoreUnsignedFiles: f.ignoreUnsignedFiles } });
+  const receiptSignature = await receiptSignatureFor(receiptPath, f);
   const report = await auditDeployment({
     dir,
     receipt,
-    receiptPath: f.receipt,
+    receiptPath,
     authorities: trust.authorities,
-    ignoreUnsignedFiles: f.ignoreUnsignedFiles ?? ('rule' in trust ? trust.rule?.ignoreUnsignedFiles : undefined) ?? false,
+    ignoreUnsignedFiles: trust.requirements.ignoreUnsignedFiles,
+    ...(receiptSignature ? { receiptSignature } : {}),
   });
   logDecision({
     event_type: 'deployment_audit',
@@ -77,12 +92,28 @@ async function runAudit(dir: string | undefined, f: AuditFlags): Promise<Failed>
   return report.ok ? undefined : { code: report.code!, exitCode: report.exitCode, reason: report.reason! };
 }
 
+/** The receipt's own signature, when the auditor names who must have signed it. */
+async function receiptSignatureFor(receiptPath: string, f: AuditFlags) {
+  const byKey = f.receiptPublicKey !== undefined;
+  const keyless = f.receiptIdentity !== undefined || f.receiptIdentityRegexp !== undefined;
+  if (!byKey && !keyless) return undefined;
+  const authorities = byKey
+    ? await authoritiesForMethod('key', { publicKey: f.receiptPublicKey })
+    : await authoritiesForMethod('sigstore', { identity: f.receiptIdentity, identityRegexp: f.receiptIdentityRegexp, identityProvider: f.receiptIdentityProvider, trustRoot: f.trustRoot });
+  const bundlePath = receiptBundlePath(receiptPath);
+  if (!(await access(bundlePath).then(() => true, () => false))) {
+    throw new ModelsealError('SIGNATURE_MISSING', `the receipt must be signed, but ${bundlePath} does not exist`);
+  }
+  return { bundle: await readFile(bundlePath), authorities };
+}
+
 function renderAudit(r: AuditReport): string {
   const lines = [
     `${r.ok ? 'Audit OK' : 'Audit FAILED'}: ${r.dir}`,
     `  reference:   ${r.reference}${r.resolvedDigest ? ` (${r.resolvedDigest})` : ''}`,
     `  root digest: ${r.rootDigest ? `sha256:${r.rootDigest}` : '(none)'}`,
     `  signer:      ${(r.signer ?? r.recordedSigner).method} ${(r.signer ?? r.recordedSigner).identity}`,
+    ...(r.receiptSigner ? [`  receipt:     signed by ${r.receiptSigner.method} ${r.receiptSigner.identity}`] : []),
     `  signature:   ${r.signature.verified ? 'verifies' : `does not verify (${r.signature.reason})`}${r.signature.verified && !r.signature.matchesReceipt ? ', but signs something else than the receipt records' : ''}`,
     `  files:       ${r.files.checked} resources checked`,
   ];

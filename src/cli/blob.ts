@@ -4,8 +4,9 @@ import { ModelsealError } from '../errors.js';
 import { logDecision } from '../log.js';
 import { signBlob } from '../signatures/blob/sign.js';
 import { verifyBlob } from '../signatures/blob/verify.js';
-import { readBundleFile } from '../app/verify.js';
-import { authoritiesFromFlags, type Method } from './common.js';
+import { readBundleFile } from '../signatures/bundle-file.js';
+import { authoritiesForMethod } from '../trust/resolve.js';
+import type { Method } from './common.js';
 import { action, emit } from './output.js';
 import { addKeylessFlags, signerFromFlags } from './sign.js';
 
@@ -66,8 +67,8 @@ export function verifyBlobCommand(): Command {
           throw new ModelsealError('USAGE', 'verify-blob needs --key, or --certificate-identity[-regexp] with --certificate-oidc-issuer');
         }
         const authorities = f.key
-          ? await authoritiesFromFlags('key', { publicKey: f.key })
-          : await authoritiesFromFlags('sigstore', {
+          ? await authoritiesForMethod('key', { publicKey: f.key })
+          : await authoritiesForMethod('sigstore', {
               identity: f.certificateIdentity,
               identityRegexp: f.certificateIdentityRegexp,
               identityProvider: f.certificateOidcIssuer,

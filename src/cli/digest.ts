@@ -1,9 +1,8 @@
 import { Command } from 'commander';
-import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { rootDigest } from '../model/digest.js';
-import { serializeDirectory } from '../model/serialize.js';
-import { addPathFlags, addSerializationFlags, modelRelativeIgnores, shardSizeOf, type SerializationFlags } from './common.js';
+import { manifestForSigning } from '../app/sign.js';
+import { addPathFlags, addSerializationFlags, shardSizeOf, type SerializationFlags } from './common.js';
 import { action, emit } from './output.js';
 
 interface DigestFlags extends SerializationFlags {
@@ -22,14 +21,14 @@ export function digestCommand(): Command {
   addPathFlags(cmd);
   return cmd.action(
     action(async (model: string, f: DigestFlags) => {
-      const isDir = (await stat(model)).isDirectory();
-      const ignores = isDir ? modelRelativeIgnores(model, [...(f.ignorePaths ?? []), 'model.sig'], f.ignoreGitPaths) : [];
-      const m = await serializeDirectory(model, {
+      const m = await manifestForSigning({
+        model,
         method: f.serialization,
         hashType: f.hash,
-        shardSize: f.serialization === 'shards' ? shardSizeOf(f) : undefined,
+        ...(f.serialization === 'shards' ? { shardSize: shardSizeOf(f) } : {}),
+        ...(f.ignorePaths ? { ignorePaths: f.ignorePaths } : {}),
+        ignoreGitPaths: f.ignoreGitPaths,
         allowSymlinks: f.allowSymlinks,
-        ignorePaths: ignores,
       });
       const root = rootDigest(m.resources);
       emit(!!f.json, root, { name: m.modelName ?? path.basename(model), rootDigest: root, serialization: m.serialization, resources: m.resources });

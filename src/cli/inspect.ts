@@ -1,19 +1,12 @@
 import { Command } from 'commander';
 import { inspectOci, type InspectReport } from '../app/inspect.js';
-import { addTrustFlags, resolveTrust, type Method, type TrustFlags } from './common.js';
+import { methodsIn, resolveTrust } from '../trust/resolve.js';
+import { addTrustFlags, type TrustFlags } from './common.js';
 import { addOciFlags, ociClientOptions, type OciFlags } from './oci-options.js';
 import { action, emit } from './output.js';
 
 interface InspectFlags extends TrustFlags, OciFlags {
   json?: boolean;
-}
-
-/** The method implied by the trust flags given, if any (inspect verifies only when asked). */
-function impliedMethod(f: TrustFlags): Method | undefined {
-  if (f.publicKey) return 'key';
-  if (f.certChain?.length) return 'certificate';
-  if (f.identity !== undefined || f.identityRegexp !== undefined) return 'sigstore';
-  return undefined;
 }
 
 export function inspectCommand(): Command {
@@ -24,8 +17,7 @@ export function inspectCommand(): Command {
   addTrustFlags(cmd, true);
   addOciFlags(cmd);
   cmd.action(action(async (reference: string, f: InspectFlags) => {
-    const method = impliedMethod(f);
-    const authorities = method || f.policy ? (await resolveTrust(reference, method, f)).authorities : undefined;
+    const authorities = methodsIn(f).length > 0 || f.policy ? (await resolveTrust(reference, f)).authorities : undefined;
     const report = await inspectOci(reference, { ...ociClientOptions(f), ...(authorities ? { authorities } : {}) });
     emit(!!f.json, render(report), report);
   }));

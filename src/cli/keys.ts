@@ -19,8 +19,12 @@ export function generateKeyPairCommand(): Command {
         }
         const password = await newPassword();
         const { privatePem, publicPem } = await generateKeyPair(password);
-        await writeFile(keyFile, privatePem, { mode: 0o600, flag: 'wx' });
-        await writeFile(pubFile, publicPem, { mode: 0o644, flag: 'wx' });
+        const write = (file: string, text: string, mode: number) =>
+          writeFile(file, text, { mode, flag: 'wx' }).catch((err: NodeJS.ErrnoException) => {
+            throw new ModelsealError('USAGE', `cannot write ${file}: ${err.code === 'ENOENT' ? 'its directory does not exist' : (err.code ?? err.message)}`);
+          });
+        await write(keyFile, privatePem, 0o600);
+        await write(pubFile, publicPem, 0o644);
         emit(!!f.json, `Private key written to ${keyFile}\nPublic key written to ${pubFile}`, { ok: true, privateKey: keyFile, publicKey: pubFile });
       }),
     );

@@ -43,12 +43,13 @@ export async function buildProgram(argv: string[] = process.argv): Promise<Comma
   if (names.length === 1 && HASHING.has(names[0]!)) (await import('../hashing/pool.js')).sharedHashPool();
   const program = new Command('modelseal')
     .description('prove that the model weights you serve are exactly the weights someone signed')
-    .version(VERSION)
-    .showHelpAfterError();
+    .version(VERSION);
   for (const name of names) program.addCommand(await COMMANDS[name]!());
   // Every nested command reports usage errors through the same path (exit 2).
+  // commander's own error text is replaced by the one `modelseal: USAGE: …` line (and --json result).
   const override = (cmd: Command) => {
     cmd.exitOverride();
+    cmd.configureOutput({ outputError: () => undefined });
     cmd.commands.forEach(override);
   };
   override(program);
@@ -62,9 +63,22 @@ export async function main(argv: string[]): Promise<void> {
   } catch (err) {
     if (err instanceof CommanderError) {
       // --help and --version are not errors.
-      process.exitCode = err.exitCode === 0 ? ExitCode.OK : ExitCode.USAGE;
+      if (err.exitCode === 0) {
+        process.exitCode = ExitCode.OK;
+        return;
+      }
+      const reason = `${err.message.replace(/^error: /, '')} (see modelseal ${commandPath(argv)}--help)`;
+      if (argv.includes('--json')) process.stdout.write(JSON.stringify({ ok: false, code: 'USAGE', exitCode: ExitCode.USAGE, reason }, null, 2) + '\n');
+      process.stderr.write(`modelseal: USAGE: ${reason}\n`);
+      process.exitCode = ExitCode.USAGE;
       return;
     }
     throw err;
   }
+}
+
+/** `sign ` for `modelseal sign key --bogus`: the command named, when it is one. */
+function commandPath(argv: string[]): string {
+  const first = argv.slice(2).find((a) => !a.startsWith('-'));
+  return first !== undefined && first in COMMANDS ? `${first} ` : '';
 }

@@ -1,4 +1,4 @@
-import { ExitCode, exitCodeFor, isModelsealError, oneLine } from '../errors.js';
+import { asModelsealError, ExitCode, oneLine } from '../errors.js';
 import { logger } from '../log.js';
 
 /** Human text to stdout, or one JSON document with --json. */
@@ -15,16 +15,15 @@ export function action<A extends unknown[]>(fn: (...args: A) => Promise<void>): 
     try {
       await fn(...args);
       process.exitCode = ExitCode.OK;
-    } catch (err) {
-      const code = exitCodeFor(err);
-      const errCode = isModelsealError(err) ? err.code : 'INTERNAL';
+    } catch (raw) {
+      const err = asModelsealError(raw);
       const json = process.argv.includes('--json');
       if (json) {
-        process.stdout.write(JSON.stringify({ ok: false, code: errCode, exitCode: code, reason: oneLine(err) }, null, 2) + '\n');
+        process.stdout.write(JSON.stringify({ ok: false, code: err.code, exitCode: err.exitCode, reason: oneLine(err) }, null, 2) + '\n');
       }
-      process.stderr.write(`modelseal: ${errCode}: ${oneLine(err)}\n`);
-      if (!isModelsealError(err)) logger().error({ err }, 'internal error');
-      process.exitCode = code;
+      process.stderr.write(`modelseal: ${err.code}: ${oneLine(err)}\n`);
+      if (err.code === 'INTERNAL') logger().error({ err: raw }, 'internal error');
+      process.exitCode = err.exitCode;
     }
   };
 }

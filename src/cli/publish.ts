@@ -9,12 +9,13 @@ import { signManifest } from '../signatures/oms/sign.js';
 import { generateSbom } from '../sbom/generate.js';
 import { signSbom } from '../sbom/sign.js';
 import { signStatement } from '../signatures/blob/sign.js';
-import { sourceKind } from '../stores/registry.js';
+import { referenceKind } from '../stores/registry.js';
 import { addPathFlags, addSerializationFlags, type Method } from './common.js';
 import { addOciFlags, ociClientOptions, type OciFlags } from './oci-options.js';
 import { action, emit } from './output.js';
 import { addS3Flags, s3OptionsFromFlags } from './s3-options.js';
-import { addKeylessFlags, manifestForSigning, signerFromFlags, type SignFlags } from './sign.js';
+import { manifestForSigning } from '../app/sign.js';
+import { addKeylessFlags, signerFromFlags, signingRequest, type SignFlags } from './sign.js';
 
 interface PublishFlags extends SignFlags {
   sign: Method;
@@ -43,13 +44,12 @@ export function publishCommand(): Command {
   addS3Flags(cmd);
   return cmd.action(
     action(async (dir: string, dest: string, f: PublishFlags) => {
-      const kind = sourceKind(dest);
+      const kind = referenceKind(dest);
       if (kind === 'dir') throw new ModelsealError('USAGE', `destination must be oci://… or s3://…, not ${dest}`);
       if ((f.sign === 'key' || f.sign === 'certificate') && !f.privateKey) throw new ModelsealError('USAGE', `--sign ${f.sign} needs --private-key`);
       if (f.sign === 'certificate' && !f.signingCert) throw new ModelsealError('USAGE', '--sign certificate needs --signing-cert');
       const signer = await signerFromFlags(f.sign, f);
-      const sigPath = f.signature ?? path.join(dir, 'model.sig');
-      const manifest = await manifestForSigning(dir, sigPath, f);
+      const manifest = await manifestForSigning(signingRequest(dir, f.signature, f));
       const bundleJson = await signManifest(manifest, signer);
       if (f.signature) {
         const { writeFile } = await import('node:fs/promises');

@@ -1,14 +1,14 @@
 import { Command } from 'commander';
-import { exitCodeFor, isModelsealError, ModelsealError, oneLine } from '../errors.js';
+import { asModelsealError, exitCodeFor, isModelsealError, ModelsealError, oneLine } from '../errors.js';
 import { logDecision } from '../log.js';
 import { pull } from '../app/pull.js';
-import { openSource, sourceKind } from '../stores/registry.js';
-import type { Authority } from '../signatures/core/types.js';
-import { addTrustFlags, authoritiesFromFlags, resolveTrust, type Method, type TrustFlags } from './common.js';
+import { openSource } from '../stores/registry.js';
+import { resolveTrust } from '../trust/resolve.js';
+import { addTrustFlags, type TrustFlags } from './common.js';
 import { addOciFlags, ociClientOptions, type OciFlags } from './oci-options.js';
 import { action, emit } from './output.js';
-import { policyChecks } from '../trust/checks.js';
 import { addS3Flags, s3OptionsFromFlags } from './s3-options.js';
+import { signerFromFlags } from './sign.js';
 
 interface PullFlags extends TrustFlags {
   into: string;
@@ -18,26 +18,10 @@ interface PullFlags extends TrustFlags {
   concurrency: string;
   requireSbom?: boolean;
   allowUnsafePickle?: boolean;
+  requireObjectLock?: boolean;
+  receiptKey?: string;
   json?: boolean;
   [k: string]: unknown;
-}
-
-/** Which methods the flags name: a pull can trust several kinds of signer at once. */
-export function methodsFromFlags(f: TrustFlags): Method[] {
-  const out: Method[] = [];
-  if (f.publicKey) out.push('key');
-  if (f.certChain?.length) out.push('certificate');
-  if (f.identity !== undefined || f.identityRegexp !== undefined) out.push('sigstore');
-  return out;
-}
-
-export async function trustForPull(reference: string, f: TrustFlags) {
-  if (f.policy) return resolveTrust(reference, undefined, f);
-  const methods = methodsFromFlags(f);
-  if (methods.length === 0) throw new ModelsealError('USAGE', 'say who is trusted: --public-key, --cert-chain, --identity/--identity-regexp, or --policy');
-  const authorities: Authority[] = [];
-  for (const m of methods) authorities.push(...(await authoritiesFromFlags(m, f)));
-  return { authorities };
 }
 
 export function pullCommand(): Command {
@@ -51,6 +35,7 @@ export function pullCommand(): Command {
     .option('--concurrency <n>', 'files downloaded in parallel', '4')
     .option('--require-sbom', 'refuse a model without a valid signed SBOM that matches its files')
     .option('--allow-unsafe-pickle', 'do not refuse pickles that can run code when loaded (not recommended)')
+    .option('--receipt-key <file>', 'sign the receipt with this private key (PEM or cosign encrypted) into <receipt>.sigstore.json')
     .option('--json', 'print the receipt as JSON');
   addTrustFlags(cmd, true);
   addOciFlags(cmd);
@@ -63,32 +48,16 @@ async function runPull(reference: string, f: PullFlags): Promise<void> {
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) throw new ModelsealError('USAGE', '--concurrency must be 1..64');
   let resolvedDigest: string | undefined;
   try {
-    const trust = await trustForPull(reference, f);
-    const rule = trust.rule;
-    const kind = sourceKind(reference);
+    const trust = await resolveTrust(reference, f, {
+      overrides: { requireSbom: f.requireSbom, allowUnsafePickle: f.allowUnsafePickle, ignoreUnsignedFiles: f.ignoreUnsignedFiles, requireObjectLock: f.requireObjectLock === true },
+    });
     const source = await openSource(reference, {
-      ...(kind === 'oci' ? { oci: ociClientOptions(f as OciFlags) } : {}),
-      ...(kind === 's3' ? { s3: s3OptionsFromFlags(f, rule?.requireObjectLock ?? false) } : {}),
-      signaturePath: f.signature,
+      oci: ociClientOptions(f as OciFlags),
+      s3: s3OptionsFromFlags(f),
+      ...(f.signature ? { signaturePath: f.signature } : {}),
     });
-    const checks = policyChecks({
-      requireSbom: f.requireSbom ?? rule?.requireSbom ?? false,
-      blockUnsafePickle: f.allowUnsafePickle ? false : (rule?.blockUnsafePickle ?? true),
-      requireCosign: rule?.requireCosign ?? false,
-      threshold: rule?.threshold ?? 1,
-      authorities: trust.authorities,
-    });
-    const result = await pull({
-      reference,
-      source,
-      authorities: trust.authorities,
-      into: f.into,
-      receiptPath: f.receipt,
-      ignoreUnsignedFiles: f.ignoreUnsignedFiles ?? rule?.ignoreUnsignedFiles ?? false,
-      concurrency,
-      ...(trust.policy ? { policyInfo: { path: trust.policy.source, sha256: trust.policy.sha256, rule: rule?.match } } : {}),
-      beforeCommit: checks,
-    });
+    const receiptSigner = f.receiptKey ? await signerFromFlags('key', { privateKey: f.receiptKey }) : undefined;
+    const result = await pull({ reference, source, trust, into: f.into, receiptPath: f.receipt, concurrency, ...(receiptSigner ? { receiptSigner } : {}) });
     const r = result.receipt;
     resolvedDigest = r.resolvedDigest;
     logDecision({
@@ -117,7 +86,7 @@ async function runPull(reference: string, f: PullFlags): Promise<void> {
       model: reference,
       ...(resolvedDigest ? { resolved_digest: resolvedDigest } : {}),
       reason: oneLine(err),
-      code: isModelsealError(err) ? err.code : 'INTERNAL',
+      code: asModelsealError(err).code,
     });
     throw err;
   }

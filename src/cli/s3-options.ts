@@ -23,11 +23,8 @@ export function addS3Flags(cmd: Command): Command {
     .option('--s3-parallel-parts <n>', 'ranged GETs in flight across the whole pull (default 2, within a 150 MiB RSS budget); raise it on AWS for throughput');
 }
 
-/**
- * Parse the flags once at the edge. `policyRequiresObjectLock` lets a trust-policy rule demand
- * Object Lock even when the flag is absent (the flag can only add the requirement, never lift it).
- */
-export function s3OptionsFromFlags(flags: S3Flags | Record<string, unknown>, policyRequiresObjectLock = false): S3Options {
+/** Parse the flags once at the edge. (`--require-object-lock` is a trust requirement: src/trust/resolve.ts.) */
+export function s3OptionsFromFlags(flags: S3Flags | Record<string, unknown>): S3Options {
   const f = flags as Record<string, unknown>;
   const opts: S3Options = {};
   const endpoint = f.s3Endpoint;
@@ -61,6 +58,5 @@ export function s3OptionsFromFlags(flags: S3Flags | Record<string, unknown>, pol
     if (!Number.isInteger(n) || n < 1 || n > 64) throw new ModelsealError('USAGE', '--s3-parallel-parts must be a whole number, 1..64');
     opts.parallelParts = n;
   }
-  if (f.requireObjectLock === true || policyRequiresObjectLock) opts.requireObjectLock = true;
   return opts;
 }

@@ -7,9 +7,12 @@ import { logDecision } from '../log.js';
 import { generateSbom, SBOM_FORMATS, type SbomFormat } from '../sbom/generate.js';
 import { signSbom } from '../sbom/sign.js';
 import { verifySbom } from '../sbom/verify.js';
-import { addPathFlags, addTrustFlags, modelRelativeIgnores, resolveTrust, type Method, type TrustFlags } from './common.js';
+import { isDirectory } from '../app/sign.js';
+import { insideTree, signingScope } from '../model/scope.js';
+import { resolveTrust } from '../trust/resolve.js';
+import { addPathFlags, addTrustFlags, type Method, type TrustFlags } from './common.js';
 import { downloadUnverified } from '../stores/download.js';
-import { openSource, sourceKind } from '../stores/registry.js';
+import { openSource, referenceKind } from '../stores/registry.js';
 import { addOciFlags, ociClientOptions, type OciFlags } from './oci-options.js';
 import { action, emit } from './output.js';
 import { addS3Flags, s3OptionsFromFlags } from './s3-options.js';
@@ -52,13 +55,10 @@ async function read(p: string, what: string): Promise<Buffer> {
  * the SBOM and its bundle when they are written inside the model directory.
  */
 async function ignoresFor(model: string, f: PathFlags, inside: (string | undefined)[]): Promise<string[]> {
-  if (!(await stat(model)).isDirectory()) return [];
-  const out = modelRelativeIgnores(model, f.ignorePaths, f.ignoreGitPaths);
-  for (const p of ['model.sig', ...inside.filter((x): x is string => x !== undefined).map((x) => path.resolve(x))]) {
-    const rel = path.isAbsolute(p) ? path.relative(path.resolve(model), p) : p;
-    if (!rel.startsWith('..') && !path.isAbsolute(rel) && rel !== '') out.push(rel.split(path.sep).join('/'));
-  }
-  return [...new Set(out)];
+  if (!(await isDirectory(model))) return [];
+  const sbomFiles = inside.filter((x): x is string => x !== undefined).map((x) => insideTree(model, x)).filter((x): x is string => x !== undefined);
+  const scope = signingScope(model, { user: [...(f.ignorePaths ?? []), ...sbomFiles], gitPaths: f.ignoreGitPaths });
+  return [...scope.ignores];
 }
 
 function methodFromFlags(f: TrustFlags): Method | undefined {
@@ -70,7 +70,7 @@ function methodFromFlags(f: TrustFlags): Method | undefined {
 
 /** A remote model (oci://, s3://) is described from a temporary copy, removed afterwards. */
 async function withLocalCopy<T>(model: string, f: GenerateFlags, use: (dir: string, location?: string) => Promise<T>): Promise<T> {
-  const kind = sourceKind(model);
+  const kind = referenceKind(model);
   if (kind === 'dir') return use(model);
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'modelseal-sbom-'));
   try {
@@ -129,7 +129,7 @@ async function runVerify(sbomPath: string, model: string, f: VerifyFlags): Promi
   const wantsTrust = method !== undefined || f.policy !== undefined;
   if (f.bundle && !hasBundle) throw new ModelsealError('NOT_FOUND', `bundle ${f.bundle} does not exist`);
   if (hasBundle && !wantsTrust) throw new ModelsealError('USAGE', `found ${bundlePath}: say who may sign it (--public-key, --cert-chain, --identity… or --policy)`);
-  const authorities = hasBundle ? (await resolveTrust(model, method, f)).authorities : undefined;
+  const authorities = hasBundle ? (await resolveTrust(model, f, method ? { method } : {})).authorities : undefined;
   try {
     const res = await verifySbom(sbom, model, {
       ...(hasBundle ? { bundle: await read(bundlePath, 'bundle'), authorities } : {}),

@@ -1,22 +1,13 @@
 import { Command } from 'commander';
-import { readFile, stat, writeFile } from 'node:fs/promises';
-import path from 'node:path';
+import { readFile, writeFile } from 'node:fs/promises';
 import { ModelsealError } from '../errors.js';
 import { rootDigest } from '../model/digest.js';
-import { serializeDirectory } from '../model/serialize.js';
-import type { Manifest } from '../model/types.js';
 import { logger } from '../log.js';
 import { loadPrivateKey } from '../signatures/core/keys.js';
 import { signManifest } from '../signatures/oms/sign.js';
 import type { SignerSpec } from '../signatures/core/signer.js';
-import {
-  addPathFlags,
-  addSerializationFlags,
-  modelRelativeIgnores,
-  shardSizeOf,
-  type Method,
-  type SerializationFlags,
-} from './common.js';
+import { defaultSignaturePath, isDirectory, manifestForSigning, type SigningRequest } from '../app/sign.js';
+import { addPathFlags, addSerializationFlags, shardSizeOf, type Method, type SerializationFlags } from './common.js';
 import { action, emit } from './output.js';
 
 export const PUBLIC_GOOD = {
@@ -87,25 +78,18 @@ export async function signerFromFlags(method: Method, f: SignerFlags): Promise<S
   };
 }
 
-/** Hash a model for signing: spec (code-point) order, signature file and git paths recorded as ignored. */
-export async function manifestForSigning(model: string, signaturePath: string, f: SignFlags): Promise<Manifest> {
-  const isDir = (await stat(model)).isDirectory();
-  const ignores = isDir ? modelRelativeIgnores(model, f.ignorePaths, f.ignoreGitPaths) : [];
-  if (isDir) {
-    const sigRel = path.relative(path.resolve(model), path.resolve(signaturePath));
-    if (!sigRel.startsWith('..') && !path.isAbsolute(sigRel)) ignores.push(sigRel.split(path.sep).join('/'));
-  }
-  return serializeDirectory(model, {
+/** The signing request a command's path and serialization flags describe. */
+export function signingRequest(model: string, signaturePath: string | undefined, f: SignFlags): SigningRequest {
+  return {
+    model,
+    ...(signaturePath ? { signaturePath } : {}),
     method: f.serialization,
     hashType: f.hash,
-    shardSize: f.serialization === 'shards' ? shardSizeOf(f) : undefined,
+    ...(f.serialization === 'shards' ? { shardSize: shardSizeOf(f) } : {}),
+    ...(f.ignorePaths ? { ignorePaths: f.ignorePaths } : {}),
+    ignoreGitPaths: f.ignoreGitPaths,
     allowSymlinks: f.allowSymlinks,
-    ignorePaths: [...new Set(ignores)],
-  });
-}
-
-export function defaultSignatureFor(model: string, isDir: boolean): string {
-  return isDir ? path.join(model, 'model.sig') : path.join(path.dirname(model), 'model.sig');
+  };
 }
 
 export function signCommand(): Command {
@@ -121,12 +105,9 @@ export function signCommand(): Command {
     addPathFlags(sub);
     sub.action(
       action(async (model: string, f: SignFlags) => {
-        const isDir = (await stat(model).catch(() => {
-          throw new ModelsealError('NOT_FOUND', `model path ${model} does not exist`);
-        })).isDirectory();
-        const sigPath = f.signature ?? defaultSignatureFor(model, isDir);
+        const sigPath = f.signature ?? defaultSignaturePath(model, await isDirectory(model));
         const signer = await signerFromFlags(method, f);
-        const manifest = await manifestForSigning(model, sigPath, f);
+        const manifest = await manifestForSigning(signingRequest(model, sigPath, f));
         const bundle = await signManifest(manifest, signer);
         await writeFile(sigPath, bundle);
         const root = rootDigest(manifest.resources);

@@ -1,8 +1,13 @@
 import { Command } from 'commander';
+import { defaultSignaturePath, isDirectory } from '../app/sign.js';
+import { verifyInPlace } from '../app/verify.js';
+import { asModelsealError, exitCodeFor, isModelsealError, oneLine } from '../errors.js';
 import { logDecision } from '../log.js';
-import { exitCodeFor, isModelsealError, oneLine } from '../errors.js';
-import { verifyLocalModel } from '../app/verify.js';
-import { addTrustFlags, resolveTrust, modelRelativeIgnores, type Method, type TrustFlags } from './common.js';
+import { insideTree, modelRelativePaths } from '../model/scope.js';
+import { readBundleFile } from '../signatures/bundle-file.js';
+import { candidateOf } from '../signatures/candidate.js';
+import { resolveTrust } from '../trust/resolve.js';
+import { addTrustFlags, type Method, type TrustFlags } from './common.js';
 import { action, emit } from './output.js';
 
 interface VerifyFlags extends TrustFlags {
@@ -36,41 +41,47 @@ export function verifyCommand(): Command {
 
 async function runVerify(model: string, method: Method | undefined, f: VerifyFlags): Promise<void> {
   try {
-    const trust = await resolveTrust(model, method, f);
-    const rule = trust.rule;
-    const res = await verifyLocalModel({
-      modelPath: model,
-      signaturePath: f.signature,
-      authorities: trust.authorities,
-      ignorePaths: modelRelativeIgnores(model, f.ignorePaths, false),
-      ignoreGitPaths: f.ignoreGitPaths,
-      ignoreUnsignedFiles: f.ignoreUnsignedFiles ?? rule?.ignoreUnsignedFiles ?? false,
+    const trust = await resolveTrust(model, f, { ...(method ? { method } : {}), overrides: { ignoreUnsignedFiles: f.ignoreUnsignedFiles } });
+    const isDir = await isDirectory(model);
+    const signaturePath = f.signature ?? defaultSignaturePath(model, isDir);
+    const sigInTree = isDir ? insideTree(model, signaturePath) : undefined;
+    const res = await verifyInPlace({
+      path: model,
+      candidates: [candidateOf('oms', signaturePath, await readBundleFile(signaturePath))],
+      trust,
+      local: {
+        user: isDir ? modelRelativePaths(model, f.ignorePaths) : [],
+        gitPaths: f.ignoreGitPaths,
+        signatureFiles: sigInTree ? [sigInTree] : [],
+      },
       allowSymlinks: f.allowSymlinks,
     });
-    const signer = res.verified.signer;
+    const v = res.chosen.verified;
+    const signer = v.signer;
     logDecision({
       event_type: 'model_verification',
       outcome: 'allowed',
       model,
-      root_digest: res.verified.rootDigest,
+      root_digest: v.rootDigest,
       signer: signer.identity,
       signer_method: signer.method,
       ...(signer.issuer ? { issuer: signer.issuer } : {}),
       reason: 'signature valid and every file matches',
     });
-    const ignored = res.report.ignoredExtra.length ? ` (${res.report.ignoredExtra.length} unsigned files ignored)` : '';
+    const n = res.report.ignoredExtra.length;
+    const ignored = n ? ` (${n} unsigned file${n === 1 ? '' : 's'} ignored)` : '';
     emit(
       !!f.json,
-      `Verified OK: ${model}\n  root digest: sha256:${res.verified.rootDigest ?? '(legacy v0.2, none)'}\n  signer: ${signer.method} ${signer.identity}${signer.issuer ? ` (${signer.issuer})` : ''}\n  resources checked: ${res.report.checked}${ignored}`,
+      `Verified OK: ${model}\n  root digest: ${v.rootDigest ? `sha256:${v.rootDigest}` : '(legacy v0.2, none)'}\n  signer: ${signer.method} ${signer.identity}${signer.issuer ? ` (${signer.issuer})` : ''}\n  resources checked: ${res.report.checked}${ignored}`,
       {
         ok: true,
         model,
-        rootDigest: res.verified.rootDigest,
-        predicateType: res.verified.predicateType,
+        rootDigest: v.rootDigest ? `sha256:${v.rootDigest}` : undefined,
+        predicateType: v.predicateType,
         signer,
         checked: res.report.checked,
         ignoredUnsigned: res.report.ignoredExtra,
-        signature: res.signaturePath,
+        signature: signaturePath,
       },
     );
   } catch (err) {
@@ -79,7 +90,7 @@ async function runVerify(model: string, method: Method | undefined, f: VerifyFla
       outcome: isModelsealError(err) && exitCodeFor(err) !== 7 && exitCodeFor(err) !== 2 ? 'blocked' : 'failed',
       model,
       reason: oneLine(err),
-      code: isModelsealError(err) ? err.code : 'INTERNAL',
+      code: asModelsealError(err).code,
     });
     throw err;
   }

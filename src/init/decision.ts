@@ -1,4 +1,4 @@
-import { ExitCode, type ExitCodeValue, exitCodeFor, isModelsealError, oneLine } from '../errors.js';
+import { asModelsealError, ExitCode, type ExitCodeValue, exitCodeFor, isModelsealError, oneLine } from '../errors.js';
 import type { DecisionEvent } from '../log.js';
 import type { Receipt } from '../placement/receipt.js';
 import type { SignerIdentity } from '../signatures/core/types.js';
@@ -82,7 +82,7 @@ export function failedEvent(ctx: DecisionContext, err: unknown, known: { resolve
     root_digest: known.rootDigest ?? (typeof details.rootDigest === 'string' ? details.rootDigest : null),
     signer: known.signer ? formatSigner(known.signer) : null,
     reason: oneLine(err),
-    code: isModelsealError(err) ? err.code : 'INTERNAL',
+    code: asModelsealError(err).code,
     exit_code: code,
   };
   // File lists from the comparison report: bounded, names only.

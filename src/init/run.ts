@@ -1,11 +1,13 @@
 import { ExitCode, type ExitCodeValue, exitCodeFor, ModelsealError } from '../errors.js';
 import { logDecision, type DecisionEvent } from '../log.js';
-import { pull, verifyCandidates, type PullResult } from '../app/pull.js';
+import { pull, type PullResult } from '../app/pull.js';
+import { verifyOmsSignatures } from '../trust/select.js';
+import type { TrustDecision } from '../trust/types.js';
 import type { ModelSource, SignatureCandidate } from '../stores/types.js';
 import type { Authority, SignerIdentity } from '../signatures/core/types.js';
 import type { InitConfig } from './config.js';
 import { allowedEvent, failedEvent, type DecisionContext } from './decision.js';
-import { openInitSource, resolveInitTrust, type InitTrust } from './wiring.js';
+import { openInitSource, resolveInitTrust } from './wiring.js';
 
 /**
  * `modelseal init`: one decision per pod start. Verify (and in pull mode, place) the model,
@@ -18,7 +20,7 @@ export interface InitOutcome {
 }
 
 export interface InitDeps {
-  trust: (cfg: InitConfig) => Promise<InitTrust>;
+  trust: (cfg: InitConfig) => Promise<TrustDecision>;
   open: (cfg: InitConfig) => Promise<ModelSource>;
   log: (event: DecisionEvent) => void;
 }
@@ -36,12 +38,10 @@ export async function runInit(cfg: InitConfig, deps: InitDeps = defaultDeps): Pr
     const result = await pull({
       reference: cfg.source,
       source,
-      authorities,
+      trust,
       ...(cfg.mode === 'verify-in-place' ? { inPlaceDir: cfg.path! } : { into: cfg.into }),
-      ignoreUnsignedFiles: cfg.ignoreUnsignedFiles || trust.ignoreUnsignedFiles,
       ...(cfg.concurrency ? { concurrency: cfg.concurrency } : {}),
       ...(cfg.receipt ? { receiptPath: cfg.receipt } : {}),
-      ...trust.pullExtras,
     });
     const event = allowedEvent(ctx, result.receipt, result.receiptPath);
     deps.log(event);
@@ -83,9 +83,11 @@ class Observed {
     const code = err instanceof ModelsealError ? err.exitCode : ExitCode.INTERNAL;
     if (this.candidates && authorities.length > 0 && code !== ExitCode.SIGNATURE) {
       try {
-        const { verified } = await verifyCandidates(this.candidates, authorities);
-        out.signer = verified.signer;
-        if (verified.rootDigest) out.rootDigest = verified.rootDigest;
+        const verified = (await verifyOmsSignatures(this.candidates, authorities)).verified[0]?.verified;
+        if (verified) {
+          out.signer = verified.signer;
+          if (verified.rootDigest) out.rootDigest = verified.rootDigest;
+        }
       } catch {
         /* the signature did not verify either; the line keeps signer null */
       }

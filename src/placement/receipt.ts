@@ -1,5 +1,6 @@
 import type { Resource, Serialization } from '../model/types.js';
 import type { SignerIdentity } from '../signatures/core/types.js';
+import type { CheckFacts } from '../trust/checks/staged.js';
 
 /**
  * What a pull (or an in-place verification) proves, written outside the verified tree so an
@@ -36,8 +37,10 @@ export interface Receipt {
     bundleSha256: string;
   };
   /** cosign signatures over the resolved digest that also verified, if any. */
-  cosign?: Array<{ kind: string; origin: string; signer: SignerIdentity }>;
+  cosign?: CheckFacts['cosign'];
   signer: SignerIdentity;
   policy?: { path: string; sha256: string; rule?: string };
-  sbom?: { origin: string; sha256: string; signer?: SignerIdentity };
+  sbom?: CheckFacts['sbom'];
+  /** The authorities that each signed exactly these files (policy threshold). */
+  agreeing?: string[];
 }

@@ -1,7 +1,10 @@
 import type { OciClientOptions } from './oci/client.js';
 import type { S3Options } from './s3/options.js';
 import { createDirSource } from './dir/source.js';
+import { referenceKind, type ReferenceKind } from './reference.js';
 import type { ModelSource } from './types.js';
+
+export { referenceKind, type ReferenceKind } from './reference.js';
 
 export interface SourceOptions {
   oci?: OciClientOptions;
@@ -11,29 +14,18 @@ export interface SourceOptions {
   allowSymlinks?: boolean;
 }
 
-export type SourceKind = 'oci' | 's3' | 'dir';
-
-export function sourceKind(reference: string): SourceKind {
-  if (reference.startsWith('oci://')) return 'oci';
-  if (reference.startsWith('s3://')) return 's3';
-  return 'dir';
-}
-
 /**
- * One factory from a reference to its source. OCI and S3 modules load lazily: the S3 SDK is
- * large, and a pod verifying a registry model should not pay for it.
+ * The stores, one line each: a reference's scheme picks its store. OCI and S3 modules load
+ * lazily: the S3 SDK is large, and a pod verifying a registry model should not pay for it.
  */
+const STORES: Record<ReferenceKind, (reference: string, opts: SourceOptions) => Promise<ModelSource>> = {
+  oci: async (ref, o) => (await import('./oci/source.js')).createOciSource(ref, o.oci ?? {}),
+  s3: async (ref, o) => (await import('./s3/source.js')).createS3Source(ref, { ...(o.s3 ?? {}), ...(o.signaturePath ? { signatureUrl: o.signaturePath } : {}) }),
+  dir: async (ref, o) => createDirSource(ref, { signaturePath: o.signaturePath, allowSymlinks: o.allowSymlinks }),
+};
+
+/** One factory from a reference to its source. */
 export async function openSource(reference: string, opts: SourceOptions = {}): Promise<ModelSource> {
-  switch (sourceKind(reference)) {
-    case 'oci': {
-      const { createOciSource } = await import('./oci/source.js');
-      return createOciSource(reference, opts.oci ?? {});
-    }
-    case 's3': {
-      const { createS3Source } = await import('./s3/source.js');
-      return createS3Source(reference, { ...(opts.s3 ?? {}), ...(opts.signaturePath ? { signatureUrl: opts.signaturePath } : {}) });
-    }
-    case 'dir':
-      return createDirSource(reference, { signaturePath: opts.signaturePath, allowSymlinks: opts.allowSymlinks });
-  }
+  return STORES[referenceKind(reference)](reference, opts);
 }
+

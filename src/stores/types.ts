@@ -28,17 +28,8 @@ export interface IncomingFile {
   stream: Readable;
 }
 
-/** A signature or attestation found next to the model. */
-export interface SignatureCandidate {
-  /** `oms` = OMS model.sig bundle; `cosign-bundle` = cosign v3 referrer; `cosign-legacy` = `.sig` tag layer. */
-  kind: 'oms' | 'cosign-bundle' | 'cosign-legacy' | 'sbom' | 'notation';
-  /** Where it was found, for logs and receipts (`model.sig`, `referrer sha256:…`, `tag sha256-….sig`). */
-  origin: string;
-  /** The raw bytes (bundle JSON, or a cosign simple-signing payload). */
-  bytes: Uint8Array;
-  /** cosign legacy: layer annotations (signature, certificate, chain, bundle). */
-  annotations?: Record<string, string>;
-}
+export type { SignatureCandidate } from '../signatures/candidate.js';
+import type { SignatureCandidate } from '../signatures/candidate.js';
 
 /** Identity of what was resolved: pull everything from this, never from a mutable name again. */
 export interface ResolvedSource {
@@ -48,6 +39,11 @@ export interface ResolvedSource {
   resolvedDigest?: string;
   /** Any other facts worth a receipt (media type, format, bucket versioning). */
   facts?: Record<string, unknown>;
+  /**
+   * Set when the model is a local tree the user pointed at: the signature files read from inside it
+   * are not model files, and top-level git paths are left out by default (as `model_signing` does).
+   */
+  tree?: { signatureFiles: string[]; gitPaths: boolean };
 }
 
 export interface ModelSource {

@@ -13,6 +13,7 @@ import { createDirSource } from '../../src/stores/dir/source.js';
 import type { Authority } from '../../src/signatures/core/types.js';
 import { tempDir } from '../harness/process.js';
 import { bytes, makeModel } from '../helpers/model.js';
+import { trustOf } from '../helpers/trust.js';
 
 const release = generateKeyPairSync('ec', { namedCurve: 'P-256' });
 const other = generateKeyPairSync('ec', { namedCurve: 'P-256' });
@@ -23,7 +24,7 @@ async function deployed(method: 'files' | 'shards' = 'files', key = release.priv
   const m = await serializeDirectory(src, { method, hashType: 'sha256', shardSize: 65536, allowSymlinks: false, ignorePaths: ['model.sig'] });
   await writeFile(path.join(src, 'model.sig'), await signManifest(m, { kind: 'key', privateKey: key }));
   const volume = await tempDir('volume');
-  const res = await pull({ reference: src, source: createDirSource(src), authorities: trusted, into: path.join(volume, 'model') });
+  const res = await pull({ reference: src, source: createDirSource(src), trust: trustOf(trusted), into: path.join(volume, 'model') });
   return { dir: res.placedAt, receiptPath: res.receiptPath, receipt: await readReceipt(res.receiptPath), volume };
 }
 

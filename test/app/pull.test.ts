@@ -10,6 +10,7 @@ import type { ModelSource } from '../../src/stores/types.js';
 import type { Authority } from '../../src/signatures/core/types.js';
 import { tempDir } from '../harness/process.js';
 import { bytes, makeModel } from '../helpers/model.js';
+import { trustOf } from '../helpers/trust.js';
 
 const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
 const other = generateKeyPairSync('ec', { namedCurve: 'P-256' });
@@ -35,7 +36,7 @@ describe('pull pipeline (directory source)', () => {
     it(`places a verified model read-only with a receipt outside it (${method})`, async () => {
       const dir = await signedModel(method);
       const into = await target();
-      const res = await pull({ reference: dir, source: createDirSource(dir), authorities: trusted, into });
+      const res = await pull({ reference: dir, source: createDirSource(dir), trust: trustOf(trusted), into });
       expect(res.placedAt).toBe(into);
       // Shard signatures cannot cover empty files (trap T4), so they are not placed.
       expect((await readdir(into)).sort()).toEqual(method === 'files' ? ['config.json', 'empty', 'weights'] : ['config.json', 'weights']);
@@ -54,7 +55,7 @@ describe('pull pipeline (directory source)', () => {
     const dir = await signedModel();
     const into = await target();
     await expect(
-      pull({ reference: dir, source: createDirSource(dir), authorities: [{ kind: 'key', publicKeys: [other.publicKey] }], into }),
+      pull({ reference: dir, source: createDirSource(dir), trust: trustOf([{ kind: 'key', publicKeys: [other.publicKey] }]), into }),
     ).rejects.toMatchObject({ exitCode: 3 });
     expect(await leftovers(into)).toEqual([]);
   });
@@ -63,7 +64,7 @@ describe('pull pipeline (directory source)', () => {
     const dir = await signedModel();
     await appendFile(path.join(dir, 'weights/w.bin'), 'x');
     const into = await target();
-    await expect(pull({ reference: dir, source: createDirSource(dir), authorities: trusted, into })).rejects.toMatchObject({ code: 'DIGEST_MISMATCH' });
+    await expect(pull({ reference: dir, source: createDirSource(dir), trust: trustOf(trusted), into })).rejects.toMatchObject({ code: 'DIGEST_MISMATCH' });
     expect(await leftovers(into)).toEqual([]);
   });
 
@@ -71,8 +72,8 @@ describe('pull pipeline (directory source)', () => {
     const dir = await signedModel();
     await writeFile(path.join(dir, 'extra.py'), 'import os');
     const into = await target();
-    await expect(pull({ reference: dir, source: createDirSource(dir), authorities: trusted, into })).rejects.toMatchObject({ code: 'FILE_UNSIGNED' });
-    const res = await pull({ reference: dir, source: createDirSource(dir), authorities: trusted, into, ignoreUnsignedFiles: true });
+    await expect(pull({ reference: dir, source: createDirSource(dir), trust: trustOf(trusted), into })).rejects.toMatchObject({ code: 'FILE_UNSIGNED' });
+    const res = await pull({ reference: dir, source: createDirSource(dir), trust: trustOf(trusted, { ignoreUnsignedFiles: true }), into });
     expect(await readdir(res.placedAt)).not.toContain('extra.py');
   });
 
@@ -80,14 +81,14 @@ describe('pull pipeline (directory source)', () => {
     const dir = await signedModel();
     const { rm } = await import('node:fs/promises');
     await rm(path.join(dir, 'config.json'));
-    await expect(pull({ reference: dir, source: createDirSource(dir), authorities: trusted, into: await target() })).rejects.toMatchObject({ code: 'FILE_MISSING' });
+    await expect(pull({ reference: dir, source: createDirSource(dir), trust: trustOf(trusted), into: await target() })).rejects.toMatchObject({ code: 'FILE_MISSING' });
   });
 
   it('refuses a non-empty target and never writes into it', async () => {
     const dir = await signedModel();
     const into = await target();
-    await pull({ reference: dir, source: createDirSource(dir), authorities: trusted, into });
-    await expect(pull({ reference: dir, source: createDirSource(dir), authorities: trusted, into })).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
+    await pull({ reference: dir, source: createDirSource(dir), trust: trustOf(trusted), into });
+    await expect(pull({ reference: dir, source: createDirSource(dir), trust: trustOf(trusted), into })).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
   });
 
   it('refuses a source that lies about a digest before any byte moves, and one that delivers unasked paths', async () => {
@@ -102,7 +103,7 @@ describe('pull pipeline (directory source)', () => {
         return real.fetch(...a);
       },
     };
-    await expect(pull({ reference: dir, source: lying, authorities: trusted, into: await target() })).rejects.toMatchObject({ code: 'DIGEST_MISMATCH' });
+    await expect(pull({ reference: dir, source: lying, trust: trustOf(trusted), into: await target() })).rejects.toMatchObject({ code: 'DIGEST_MISMATCH' });
     expect(fetched).toBe(false);
 
     const sneaky: ModelSource = {
@@ -112,7 +113,7 @@ describe('pull pipeline (directory source)', () => {
         await sink({ path: '../escape', stream: Readable.from([Buffer.from('x')]) });
       },
     };
-    await expect(pull({ reference: dir, source: sneaky, authorities: trusted, into: await target() })).rejects.toMatchObject({ code: 'FILE_UNSIGNED' });
+    await expect(pull({ reference: dir, source: sneaky, trust: trustOf(trusted), into: await target() })).rejects.toMatchObject({ code: 'FILE_UNSIGNED' });
   });
 
   it('refuses before downloading when the target filesystem cannot hold the model', async () => {
@@ -133,7 +134,7 @@ describe('pull pipeline (directory source)', () => {
         return real.fetch(...a);
       },
     };
-    const err = await pull({ reference: dir, source: huge, authorities: trusted, into }).catch((e: unknown) => e);
+    const err = await pull({ reference: dir, source: huge, trust: trustOf(trusted), into }).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'IO', exitCode: 7 });
     expect((err as Error).message).toMatch(/not enough space in .*: the model needs .* GiB, .* free/);
     expect(fetched).toBe(false);
@@ -143,10 +144,10 @@ describe('pull pipeline (directory source)', () => {
   it('verifies in place without copying, and writes the receipt beside the model', async () => {
     const dir = await signedModel();
     const receiptPath = path.join(await tempDir('receipt'), 'r.json');
-    const res = await pull({ reference: dir, source: createDirSource(dir), authorities: trusted, inPlaceDir: dir, receiptPath });
+    const res = await pull({ reference: dir, source: createDirSource(dir), trust: trustOf(trusted), inPlaceDir: dir, receiptPath });
     expect(res.placedAt).toBe(path.resolve(dir));
     expect(JSON.parse(await readFile(receiptPath, 'utf8')).model.files).toHaveLength(3);
     await appendFile(path.join(dir, 'config.json'), ' ');
-    await expect(pull({ reference: dir, source: createDirSource(dir), authorities: trusted, inPlaceDir: dir, receiptPath })).rejects.toMatchObject({ code: 'DIGEST_MISMATCH' });
+    await expect(pull({ reference: dir, source: createDirSource(dir), trust: trustOf(trusted), inPlaceDir: dir, receiptPath })).rejects.toMatchObject({ code: 'DIGEST_MISMATCH' });
   });
 });

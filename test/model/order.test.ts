@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { rootDigest } from '../../src/model/digest.js';
 import { serializeDirectory } from '../../src/model/serialize.js';
 import { signManifest } from '../../src/signatures/oms/sign.js';
-import { verifyLocalModel } from '../../src/app/verify.js';
+import { verifyLocal } from '../helpers/verify.js';
 import { makeModel } from '../helpers/model.js';
 
 const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-384' });
@@ -31,13 +31,13 @@ describe('resource order (trap T1)', () => {
     expect(rootDigest(swapped)).not.toBe(rootDigest(m.resources));
 
     await writeFile(path.join(dir, 'model.sig'), await signManifest(m, { kind: 'key', privateKey }));
-    const spec = await verifyLocalModel({ modelPath: dir, authorities });
-    expect(spec.verified.rootDigest).toBe(rootDigest(m.resources));
+    const spec = await verifyLocal(dir, authorities);
+    expect(spec.chosen.verified.rootDigest).toBe(rootDigest(m.resources));
 
     // The same files, resources swapped into Python order: the root follows the listed order.
     await writeFile(path.join(dir, 'model.sig'), await signManifest({ ...m, resources: swapped }, { kind: 'key', privateKey }));
-    const py = await verifyLocalModel({ modelPath: dir, authorities });
-    expect(py.verified.rootDigest).toBe(rootDigest(swapped));
+    const py = await verifyLocal(dir, authorities);
+    expect(py.chosen.verified.rootDigest).toBe(rootDigest(swapped));
     expect(py.report.checked).toBe(5);
   });
 });

@@ -39,13 +39,19 @@ function checkFacts(cert: X509Certificate, facts: CertFacts, role: string): void
 }
 
 /**
- * The leaf must be allowed to sign (spec §8.2, model_signing): KeyUsage digitalSignature, or
- * EKU codeSigning. A KeyUsage that leaves out digitalSignature forbids signing whatever the EKU
- * says (RFC 5280 §4.2.1.3). CA:TRUE on the leaf is not a reason to reject (golden PKI, trap T13).
+ * The leaf must be allowed to sign code (spec §8.2): KeyUsage digitalSignature, or EKU
+ * codeSigning. A KeyUsage that leaves out digitalSignature forbids signing whatever the EKU says
+ * (RFC 5280 §4.2.1.3), and an EKU that is present must include codeSigning (RFC 5280 §4.2.1.12:
+ * a TLS server certificate, EKU serverAuth only, is not a model signer). `model_signing` accepts
+ * any leaf with digitalSignature; modelseal is stricter here, on purpose. CA:TRUE on the leaf is not
+ * a reason to reject (golden PKI, trap T13).
  */
 function checkLeafUsage(leaf: X509Certificate, facts: CertFacts): void {
   if (facts.keyUsage && !facts.keyUsage.digitalSignature) certError(`signing certificate ${label(leaf)} has a KeyUsage without digitalSignature`);
   const codeSigning = facts.extKeyUsage?.includes(OID.codeSigning) ?? false;
+  if (facts.extKeyUsage !== undefined && !codeSigning) {
+    certError(`signing certificate ${label(leaf)} has an extended key usage without codeSigning (${facts.extKeyUsage.join(', ')})`);
+  }
   if (!facts.keyUsage?.digitalSignature && !codeSigning) {
     certError(`signing certificate ${label(leaf)} allows neither digitalSignature (KeyUsage) nor codeSigning (EKU)`);
   }
@@ -144,6 +150,9 @@ function trustedLeaf(chain: Buffer[], anchors: X509Certificate[], now: Date = ne
     certError(`signing certificate ${label(leaf)}: ${(err as Error).message}`);
   }
 
+  // A certificate configured as a trust anchor and used as the signing certificate is pinned:
+  // trusted as itself, with no issuer to check (a self-signed signer, as model_signing accepts).
+  if (anchors.some((a) => a.raw.equals(leaf.raw))) return leaf;
   const pool = certs.filter((c, i, all) => c.fingerprint256 !== leaf.fingerprint256 && all.findIndex((o) => o.fingerprint256 === c.fingerprint256) === i);
   const problems: ModelsealError[] = [];
   if (!buildPath(leaf, pool, anchors, new Set([leaf]), now, problems)) {

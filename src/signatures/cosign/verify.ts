@@ -2,7 +2,8 @@ import type { KeyObject } from 'node:crypto';
 import { ModelsealError } from '../../errors.js';
 import { parseStrictJson } from '../../formats/strict-json.js';
 import { keyIdentity } from '../core/key-ids.js';
-import type { SignatureCandidate } from '../../stores/types.js';
+import type { SignatureCandidate } from '../candidate.js';
+import { candidatesOfKind } from '../registry.js';
 import { verifyStatementBundle } from '../blob/verify.js';
 import { verifyChainSignature } from '../core/certificate.js';
 import { ANNOTATION, legacyChain, legacyKeylessBundle } from './legacy.js';
@@ -32,8 +33,8 @@ function hexOf(manifestDigest: string): string {
 }
 
 /** v3: DSSE statement, predicate cosign/sign/v1, one subject whose sha256 is the pulled manifest. */
-async function verifyV3(c: SignatureCandidate, hex: string, authorities: Authority[]): Promise<SignerIdentity> {
-  const { statement, signer } = await verifyStatementBundle(c.bytes, authorities);
+async function verifyV3(c: SignatureCandidate, bytes: Uint8Array, hex: string, authorities: Authority[]): Promise<SignerIdentity> {
+  const { statement, signer } = await verifyStatementBundle(bytes, authorities);
   const s = statement as { predicateType?: unknown; subject?: Array<{ digest?: Record<string, unknown> }> };
   if (s.predicateType !== COSIGN_SIGN_PREDICATE) {
     throw new ModelsealError('PAYLOAD_INVALID', `cosign bundle predicateType ${JSON.stringify(s.predicateType)} is not ${COSIGN_SIGN_PREDICATE}`);
@@ -50,10 +51,10 @@ async function verifyV3(c: SignatureCandidate, hex: string, authorities: Authori
  * signature with its keys; a certificate authority needs the layer's chain to reach an anchor; a
  * sigstore authority needs the full keyless proof (Fulcio chain, Rekor SET, identity).
  */
-function verifyLegacy(c: SignatureCandidate, hex: string, authorities: Authority[]): SignerIdentity {
+function verifyLegacy(c: SignatureCandidate, bytes: Uint8Array, hex: string, authorities: Authority[]): SignerIdentity {
   let payload: unknown;
   try {
-    payload = parseStrictJson(Buffer.from(c.bytes).toString('utf8'), 'cosign payload');
+    payload = parseStrictJson(Buffer.from(bytes).toString('utf8'), 'cosign payload');
   } catch (err) {
     throw new ModelsealError('PAYLOAD_INVALID', `cosign payload is not JSON: ${(err as Error).message}`, { cause: err });
   }
@@ -67,7 +68,7 @@ function verifyLegacy(c: SignatureCandidate, hex: string, authorities: Authority
   const sigB64 = annotations[ANNOTATION.signature];
   if (!sigB64) throw new ModelsealError('SIGNATURE_INVALID', `cosign layer (${c.origin}) has no ${ANNOTATION.signature} annotation`);
   const sig = Buffer.from(sigB64, 'base64');
-  const payloadBytes = Buffer.from(c.bytes);
+  const payloadBytes = Buffer.from(bytes);
   const signedBy = (key: KeyObject, s: Buffer) => verifyEcdsa(publicKeyOf(key), payloadBytes, s);
   const reasons: string[] = [];
   for (const a of authorities) {
@@ -115,11 +116,11 @@ export async function verifyCosignSignatures(
   const hex = hexOf(manifestDigest);
   const out: VerifiedCosignSignature[] = [];
   let last: unknown;
-  for (const c of candidates) {
-    if (c.kind !== 'cosign-bundle' && c.kind !== 'cosign-legacy') continue;
+  const skipped = (_c: SignatureCandidate, err: unknown) => (last = err);
+  for await (const { candidate: c, kind, bytes } of candidatesOfKind(candidates, ['cosign-bundle', 'cosign-legacy'], skipped)) {
     try {
-      const signer = c.kind === 'cosign-bundle' ? await verifyV3(c, hex, authorities) : verifyLegacy(c, hex, authorities);
-      out.push({ kind: c.kind, origin: c.origin, signer });
+      const signer = kind === 'cosign-bundle' ? await verifyV3(c, bytes, hex, authorities) : verifyLegacy(c, bytes, hex, authorities);
+      out.push({ kind: kind as VerifiedCosignSignature['kind'], origin: c.origin, signer });
     } catch (err) {
       if (!(err instanceof ModelsealError)) throw err;
       last = err;

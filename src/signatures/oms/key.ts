@@ -1,4 +1,4 @@
-import { createPublicKey, type KeyObject } from 'node:crypto';
+import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
 import { ModelsealError } from '../../errors.js';
 import { cosignKeyHint, keyIdentity, omsKeyHint, spkiDer } from '../core/key-ids.js';
 import { ecCurveOf } from '../core/ecdsa-curves.js';
@@ -25,7 +25,9 @@ function keysNamedByBundle(bundle: ParsedBundle, keys: KeyObject[]): { named: Ke
   const { publicKey } = bundle.material;
   const hints = [publicKey?.hint, bundle.keyid].filter((h): h is string => h !== undefined);
   const rawDer = publicKey?.rawBytes ? bundleKeyDer(publicKey.rawBytes) : undefined;
-  const claimed = hints[0] ?? (publicKey?.rawBytes ? 'the embedded public key' : undefined);
+  // One fingerprint form everywhere: `key:<sha256 of SPKI DER>` when the bundle carries the key;
+  // a bare hint (whose hash form differs between producers) is shown as a hint, never as a fingerprint.
+  const claimed = rawDer ? `key:${createHash('sha256').update(rawDer).digest('hex')}` : hints[0] !== undefined ? `hint ${hints[0]}` : undefined;
   if (claimed === undefined) return { named: [], claimed };
   const named = keys.filter((k) => {
     const forms = [omsKeyHint(k), cosignKeyHint(k)];

@@ -1,13 +1,14 @@
 import { ModelsealError } from '../../errors.js';
 import type { SignatureCandidate } from '../types.js';
+import { kindOfPredicate } from '../../signatures/registry.js';
 import { indexDescriptors, type Descriptor, type RegistryClient } from './client.js';
 import type { ModelLayer } from './formats.js';
-import { ANNOTATION, MT, PREDICATE } from './media-types.js';
+import { ANNOTATION, MT } from './media-types.js';
 import { fallbackTag } from './reference.js';
 
 /** Bundles and payloads are small; anything bigger is hostile (same cap as manifests). */
 export const MAX_BUNDLE_BYTES = 4 * 1024 * 1024;
-const MAX_SBOM_BYTES = 64 * 1024 * 1024;
+const MAX_SBOM_BYTES = 16 * 1024 * 1024;
 /** Bound the work a registry can make us do by attaching referrers. */
 const MAX_REFERRERS = 64;
 
@@ -21,26 +22,6 @@ export interface Discovery {
 
 function isBundleType(t: string | undefined): boolean {
   return !!t && t.startsWith('application/vnd.dev.sigstore.bundle');
-}
-
-/** OMS or cosign, from the bundle's DSSE statement (annotations are optional: @sigstore/oci sets none). */
-export function bundleKind(bytes: Uint8Array, annotations?: Record<string, string>): 'oms' | 'cosign-bundle' | 'sbom' {
-  const hinted = annotations?.[ANNOTATION.bundlePredicate];
-  let predicateType: string | undefined;
-  try {
-    const b = JSON.parse(Buffer.from(bytes).toString('utf8')) as { dsseEnvelope?: { payload?: string } };
-    if (typeof b.dsseEnvelope?.payload === 'string') {
-      const st = JSON.parse(Buffer.from(b.dsseEnvelope.payload, 'base64').toString('utf8')) as { predicateType?: unknown };
-      if (typeof st.predicateType === 'string') predicateType = st.predicateType;
-    }
-  } catch {
-    /* verification will reject it; classification falls back to the annotation */
-  }
-  const t = predicateType ?? hinted;
-  if (t === PREDICATE.omsV1 || t === PREDICATE.omsV02) return 'oms';
-  // A signed SBOM (in-toto statement whose predicate is the SBOM): attested, not a model signature.
-  if (t === PREDICATE.cyclonedx || t === PREDICATE.spdx) return 'sbom';
-  return 'cosign-bundle';
 }
 
 const SKIPPABLE = new Set(['REGISTRY_PROTOCOL', 'DIGEST_MISMATCH', 'SIZE_MISMATCH', 'NOT_FOUND']);
@@ -82,8 +63,7 @@ export async function discoverSignatures(client: RegistryClient, repo: string, d
 
   if (sigLayer) {
     await guard('model.sig layer', async () => {
-      const bytes = await client.readBlob(repo, sigLayer.desc, MAX_BUNDLE_BYTES);
-      candidates.push({ kind: 'oms', origin: `model.sig (layer ${sigLayer.desc.digest})`, bytes });
+      candidates.push({ kind: 'oms', origin: `model.sig (layer ${sigLayer.desc.digest})`, size: sigLayer.desc.size, read: () => client.readBlob(repo, sigLayer.desc, MAX_BUNDLE_BYTES) });
     });
   }
   return { candidates, problems, referrersVia };
@@ -107,8 +87,11 @@ async function readReferrer(
     const bundleLayers = layers.filter((l) => typeof l.mediaType === 'string' && isBundleType(l.mediaType));
     if (layers.length !== 1 || bundleLayers.length !== 1) throw new ModelsealError('REGISTRY_PROTOCOL', 'a bundle referrer must hold exactly one bundle layer');
     const l = bundleLayers[0]!;
-    const bytes = await client.readBlob(repo, { digest: String(l.digest), size: Number(l.size) }, MAX_BUNDLE_BYTES);
-    out.push({ kind: bundleKind(bytes, annotations), origin, bytes });
+    const desc = { digest: String(l.digest), size: Number(l.size) };
+    // Labelled bundles are not read until a check wants their kind; unlabelled ones are classified when read.
+    const kind = kindOfPredicate(annotations[ANNOTATION.bundlePredicate]) ?? 'bundle';
+    const limit = kind === 'sbom' ? MAX_SBOM_BYTES : MAX_BUNDLE_BYTES;
+    out.push({ kind, origin, size: desc.size, annotations, read: () => client.readBlob(repo, desc, limit) });
     return;
   }
   if (artifactType === MT.cosignLegacySig) {
@@ -116,14 +99,14 @@ async function readReferrer(
     return;
   }
   if (artifactType === MT.notation) {
-    out.push({ kind: 'notation', origin, bytes: m.bytes, annotations });
+    out.push({ kind: 'notation', origin, size: m.bytes.length, annotations, read: async () => m.bytes });
     return;
   }
   if (artifactType === MT.cyclonedx || artifactType === MT.spdx || artifactType.startsWith('application/vnd.cyclonedx') || artifactType.startsWith('application/spdx')) {
     if (layers.length !== 1) throw new ModelsealError('REGISTRY_PROTOCOL', 'an SBOM referrer must hold exactly one layer');
     const l = layers[0]!;
-    const bytes = await client.readBlob(repo, { digest: String(l.digest), size: Number(l.size) }, MAX_SBOM_BYTES);
-    out.push({ kind: 'sbom', origin, bytes, annotations: { ...annotations, mediaType: String(l.mediaType) } });
+    const desc = { digest: String(l.digest), size: Number(l.size) };
+    out.push({ kind: 'sbom', origin, size: desc.size, annotations: { ...annotations, mediaType: String(l.mediaType) }, read: () => client.readBlob(repo, desc, MAX_SBOM_BYTES) });
   }
 }
 
@@ -134,7 +117,7 @@ async function readLegacyLayers(client: RegistryClient, repo: string, j: Record<
     if (l.mediaType !== MT.cosignSimpleSigning) continue;
     const annotations: Record<string, string> = {};
     for (const [k, v] of Object.entries((l.annotations ?? {}) as Record<string, unknown>)) if (typeof v === 'string') annotations[k] = v;
-    const bytes = await client.readBlob(repo, { digest: String(l.digest), size: Number(l.size) }, MAX_BUNDLE_BYTES);
-    out.push({ kind: 'cosign-legacy', origin: `${origin} layer ${i}`, bytes, annotations });
+    const desc = { digest: String(l.digest), size: Number(l.size) };
+    out.push({ kind: 'cosign-legacy', origin: `${origin} layer ${i}`, size: desc.size, annotations, read: () => client.readBlob(repo, desc, MAX_BUNDLE_BYTES) });
   }
 }

@@ -8,8 +8,6 @@ export interface S3Options {
   region?: string;
   /** Path-style addressing (`endpoint/bucket/key`), needed by most non-AWS stores. */
   forcePathStyle?: boolean;
-  /** Refuse objects with neither an active retention period nor a legal hold. */
-  requireObjectLock?: boolean;
   /** Explicit `s3://bucket/key` of the OMS bundle instead of `<prefix>/model.sig`. */
   signatureUrl?: string;
   /**

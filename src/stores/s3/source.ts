@@ -18,7 +18,7 @@ export const SBOM_NAME = 'model.sbom.json';
 /** The SBOM's signature bundle publishS3 writes beside it (also discovered as kind `sbom`). */
 export const SBOM_SIGNATURE_NAME = 'model.sbom.sig';
 const MAX_SIGNATURE_BYTES = 16 * 1024 * 1024;
-const MAX_SBOM_BYTES = 64 * 1024 * 1024;
+const MAX_SBOM_BYTES = 16 * 1024 * 1024;
 const HEAD_CONCURRENCY = 16;
 
 /** Top-level SBOM files and their bundles (`model.sbom.json`, `model.sbom.sig`, `*.sbom*`) are attestations, not model files. */
@@ -69,16 +69,6 @@ class S3Source implements ModelSource {
         throw err;
       }
     }
-    if (this.opts.requireObjectLock) {
-      const unlocked = [...files.entries()].filter(([, p]) => !p.objectLock).map(([rel]) => rel);
-      if (unlocked.length) {
-        throw new ModelsealError(
-          'OBJECT_LOCK_REQUIRED',
-          `${unlocked.length} object(s) under ${s3Url(this.bucket, this.prefix)} have no Object Lock retention or legal hold: ${unlocked.slice(0, 5).join(', ')}${unlocked.length > 5 ? ', …' : ''}`,
-          { details: { unlocked } },
-        );
-      }
-    }
     this.files = files;
     const all = [...files.values()];
     const versioned = all.filter((p) => p.versionId).length;
@@ -106,10 +96,11 @@ class S3Source implements ModelSource {
     const out: SignatureCandidate[] = [];
     if (this.signature) {
       const s = this.signature;
-      out.push({ kind: 'oms', origin: s3Url(s.bucket, s.key), bytes: await readSmallObject(this.client, s, MAX_SIGNATURE_BYTES) });
+      out.push({ kind: 'oms', origin: s3Url(s.bucket, s.key), size: s.size, read: () => readSmallObject(this.client, s, MAX_SIGNATURE_BYTES) });
     }
+    // Read only when a check asks (a bucket full of `*.sbom*` objects costs nothing otherwise).
     for (const s of this.sboms) {
-      out.push({ kind: 'sbom', origin: s3Url(s.bucket, s.key), bytes: await readSmallObject(this.client, s, MAX_SBOM_BYTES) });
+      out.push({ kind: 'sbom', origin: s3Url(s.bucket, s.key), size: s.size, read: () => readSmallObject(this.client, s, MAX_SBOM_BYTES) });
     }
     return out;
   }

@@ -1,12 +1,6 @@
-import path from 'node:path';
 import { ModelsealError } from '../../errors.js';
+import { canonicalPattern, canonicalReference } from '../../stores/reference.js';
 import type { ModelRule, TrustPolicy } from './types.js';
-
-/** How a reference is written for matching: local paths absolute, URLs as given. */
-export function canonicalReference(ref: string): string {
-  if (/^(oci|s3):\/\//.test(ref)) return ref;
-  return path.resolve(ref);
-}
 
 /** `*` matches within one `/`-segment, `**` across segments; everything else is literal. */
 export function globToRegExp(glob: string): RegExp {
@@ -23,10 +17,18 @@ export function globToRegExp(glob: string): RegExp {
   return new RegExp(`^${re}$`);
 }
 
-/** The first rule whose pattern matches; a model no rule names is refused (fail closed). */
+/**
+ * The first rule whose pattern matches the canonical reference; a model no rule names is refused
+ * (fail closed). Both sides are canonical, so equivalent spellings always hit the same rule.
+ */
 export function ruleFor(policy: TrustPolicy, reference: string): ModelRule {
   const ref = canonicalReference(reference);
-  const rule = policy.models.find((r) => globToRegExp(r.match).test(ref));
+  // An S3 prefix is a directory: `s3://b/m/` is also spelled `s3://b/m` (so `s3://b/*` names it).
+  const spellings = ref.startsWith('s3://') && ref.endsWith('/') ? [ref, ref.slice(0, -1)] : [ref];
+  const rule = policy.models.find((r) => {
+    const re = globToRegExp(canonicalPattern(r.match));
+    return spellings.some((s) => re.test(s));
+  });
   if (!rule) throw new ModelsealError('POLICY_VIOLATION', `no rule in policy ${policy.source} matches ${ref}`);
   return rule;
 }

@@ -1,3 +1,5 @@
+import type { TrustRequirements } from '../types.js';
+
 /** The trust policy as written (after strict validation). See README "Trust policy". */
 
 export interface KeyAuthoritySpec {
@@ -11,19 +13,12 @@ export interface KeylessAuthoritySpec {
 }
 export type AuthoritySpec = KeyAuthoritySpec | CertificateAuthoritySpec | KeylessAuthoritySpec;
 
-export interface ModelRule {
+/** One `models:` entry: a canonical-reference glob, who may sign, and what else must hold. */
+export interface ModelRule extends TrustRequirements {
   /** Glob over the canonical reference: `*` stays within one path segment, `**` crosses them. */
   match: string;
   /** Names from `authorities`. */
   authorities: string[];
-  /** How many distinct authorities must each have verified a signature (default 1). */
-  threshold: number;
-  requireSbom: boolean;
-  blockUnsafePickle: boolean;
-  ignoreUnsignedFiles: boolean;
-  /** Require a cosign signature over the pulled OCI manifest digest, too. */
-  requireCosign: boolean;
-  requireObjectLock: boolean;
 }
 
 export interface TrustPolicy {

@@ -25,7 +25,13 @@ export class PolicyValidator {
   }
 
   root(): unknown {
-    return this.doc.toJS({ maxAliasCount: 0 });
+    try {
+      // Aliases are refused outright: they let one node stand for many (billion laughs) and hide
+      // what a rule says from a reader of the file.
+      return this.doc.toJS({ maxAliasCount: 0 });
+    } catch (err) {
+      throw new ModelsealError('POLICY_INVALID', `${this.file}: ${(err as Error).message.split('\n')[0]} (YAML aliases and anchors are not accepted in a policy)`);
+    }
   }
 
   fail(path: Path, message: string): never {

@@ -12,6 +12,7 @@ import { startRegistry, type RegistryServer } from '../../harness/registry.js';
 import { fakeIdentityToken, startMockSigstore, type MockSigstore } from '../../helpers/mock-sigstore.js';
 import { TestPki } from '../../helpers/pki.js';
 import { clientFor, modelPackConfig, pushArtifact, sha256 } from './helpers.js';
+import { readAll } from '../../../src/signatures/registry.js';
 
 const ISSUER = 'https://issuer.example';
 const SIMPLE_SIGNING = 'application/vnd.dev.cosign.simplesigning.v1+json';
@@ -76,7 +77,7 @@ describe('cosign legacy .sig signatures from a real registry', () => {
   async function candidates() {
     const src = createOciSource(`oci://${reg.host}/${repo}@${digest}`, await clientFor(reg));
     await src.resolve();
-    const c = await src.signatures();
+    const c = await readAll(await src.signatures());
     await src.close();
     return c.filter((x) => x.kind === 'cosign-legacy');
   }

@@ -16,6 +16,8 @@ import { startRegistry, type RegistryServer } from '../../harness/registry.js';
 import { bytes, makeModel } from '../../helpers/model.js';
 import { clientFor, modelPackConfig, pushArtifact, sha256 } from './helpers.js';
 import { startFaultProxy } from './proxy.js';
+import { trustOf } from '../../helpers/trust.js';
+import { readAll } from '../../../src/signatures/registry.js';
 
 /** Signed publish → pull() through the one pipeline, against the token-auth registry. */
 describe('signed OCI pull end to end', () => {
@@ -48,14 +50,14 @@ describe('signed OCI pull end to end', () => {
     const pub = await signAndPublish(dir, `oci://${reg.host}/e2e/signed:v1`, { cosign: true });
     const into = path.join(await tempDir('pull'), 'model');
     const source = createOciSource(`oci://${reg.host}/e2e/signed:v1`, await clientFor(reg));
-    const res = await pull({ reference: `oci://${reg.host}/e2e/signed:v1`, source, authorities, into });
+    const res = await pull({ reference: `oci://${reg.host}/e2e/signed:v1`, source, trust: trustOf(authorities, { blockUnsafePickle: false }), into });
     expect(res.receipt.resolvedDigest).toBe(pub.digest);
     expect(sha256(await readFile(path.join(into, 'model.safetensors')))).toBe(sha256(bytes(1_500_000, 21)));
     expect(res.receipt.signature.origin).toMatch(/^referrer sha256:.*fallback tag/);
 
     const src2 = createOciSource(pub.reference, await clientFor(reg));
     await src2.resolve();
-    const cands = await src2.signatures();
+    const cands = await readAll(await src2.signatures());
     expect(cands.map((c) => c.kind).sort()).toEqual(['cosign-bundle', 'oms']);
     expect(await verifyCosignSignatures(cands, pub.digest, authorities)).toHaveLength(1);
     // The same cosign signature does not count for any other digest, nor for another key.
@@ -78,7 +80,7 @@ describe('signed OCI pull end to end', () => {
     });
     const into = path.join(await tempDir('pull'), 'model');
     const source = createOciSource(`oci://${reg.host}/e2e/moved:v1`, await clientFor(reg));
-    const err = await pull({ reference: 'moved', source, authorities, into }).catch((e: unknown) => e);
+    const err = await pull({ reference: 'moved', source, trust: trustOf(authorities, { blockUnsafePickle: false }), into }).catch((e: unknown) => e);
     expect(isModelsealError(err, 'SIGNATURE_MISSING')).toBe(true);
     expect((err as { exitCode: number }).exitCode).toBe(3);
     await expect(stat(into)).rejects.toThrow();
@@ -92,7 +94,7 @@ describe('signed OCI pull end to end', () => {
     try {
       const into = path.join(await tempDir('pull'), 'model');
       const source = createOciSource(`oci://${proxy.host}/e2e/swap@${pub.digest}`, await clientFor(reg, { credentials: { username: reg.user, password: reg.password } }));
-      const err = await pull({ reference: 'swap', source, authorities, into }).catch((e: unknown) => e);
+      const err = await pull({ reference: 'swap', source, trust: trustOf(authorities, { blockUnsafePickle: false }), into }).catch((e: unknown) => e);
       expect(isModelsealError(err, 'DIGEST_MISMATCH')).toBe(true);
       const weightDigest = `sha256:${sha256(bytes(800_000, 6))}`;
       expect(proxy.blobRequests.length).toBeGreaterThan(0); // config and bundle blobs were read …
@@ -108,7 +110,7 @@ describe('signed OCI pull end to end', () => {
     await signAndPublish(dir, `oci://${reg.host}/e2e/who:v1`);
     const source = createOciSource(`oci://${reg.host}/e2e/who:v1`, await clientFor(reg));
     const into = path.join(await tempDir('pull'), 'model');
-    const err = await pull({ reference: 'who', source, authorities: [{ kind: 'key', publicKeys: [other.publicKey] }], into }).catch((e: unknown) => e);
+    const err = await pull({ reference: 'who', source, trust: trustOf([{ kind: 'key', publicKeys: [other.publicKey] }]), into }).catch((e: unknown) => e);
     expect(isModelsealError(err)).toBe(true);
     expect((err as { exitCode: number }).exitCode).toBe(3);
     await expect(stat(into)).rejects.toThrow();
@@ -123,7 +125,7 @@ describe('signed OCI pull end to end', () => {
     await writeFile(p, b);
     const into = path.join(await tempDir('pull'), 'model');
     const source = createOciSource(pub.reference, await clientFor(reg));
-    const err = await pull({ reference: 'rot', source, authorities, into }).catch((e: unknown) => e);
+    const err = await pull({ reference: 'rot', source, trust: trustOf(authorities, { blockUnsafePickle: false }), into }).catch((e: unknown) => e);
     expect(isModelsealError(err, 'DIGEST_MISMATCH')).toBe(true);
     await expect(stat(into)).rejects.toThrow();
   });

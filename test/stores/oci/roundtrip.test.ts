@@ -53,7 +53,7 @@ describe.each(variants)('publish → pull round trip, registry $name', ({ auth, 
     const sigs = await src.signatures();
     const oms = sigs.filter((s) => s.kind === 'oms');
     expect(oms).toHaveLength(1);
-    expect(Buffer.from(oms[0]!.bytes).toString()).toBe(bundleJson);
+    expect(Buffer.from(await oms[0]!.read()).toString()).toBe(bundleJson);
     const got = await fetchAll(src);
     for (const f of files) expect(sha256(got.get(f.path)!)).toBe(f.sha256);
     await src.close();

@@ -5,6 +5,7 @@ import { isModelsealError } from '../../../src/errors.js';
 import { createS3Source, publishS3 } from '../../../src/stores/s3/index.js';
 import { startMoto, type MotoServer } from '../../harness/moto.js';
 import { createBucket, fetchAll, makeModel, rawClient, s3opts, sha256, startFaultProxy, type ModelFixture } from './helpers.js';
+import { requireObjectLock } from '../../../src/trust/checks/object-lock.js';
 
 // moto: versioning, Object Lock and stored SHA-256 checksums (no SigV4 check: auth is Swift's test).
 let moto: MotoServer;
@@ -99,8 +100,9 @@ describe('moto', () => {
   });
 
   it('refuses with OBJECT_LOCK_REQUIRED when objects have no retention or legal hold, accepts once held', async () => {
-    const src = createS3Source('s3://locked-bucket/m', s3opts(moto, { requireObjectLock: true }));
-    const err = await src.resolve().catch((e: unknown) => e);
+    const src = createS3Source('s3://locked-bucket/m', s3opts(moto));
+    await src.resolve();
+    const err = await Promise.resolve(src.list()).then((entries) => requireObjectLock(entries, 's3://locked-bucket/m/')).catch((e: unknown) => e);
     expect(isModelsealError(err, 'OBJECT_LOCK_REQUIRED')).toBe(true);
     expect((err as Error).message).toMatch(/^5 object\(s\) under s3:\/\/locked-bucket\/m\/ have no Object Lock/);
     await src.close();
@@ -111,11 +113,12 @@ describe('moto', () => {
       await c.send(new PutObjectLegalHoldCommand({ Bucket: 'locked-bucket', Key: `held/${f.path}`, LegalHold: { Status: 'ON' }, ChecksumAlgorithm: 'SHA256' }));
     }
     c.destroy();
-    const held = createS3Source('s3://locked-bucket/held', s3opts(moto, { requireObjectLock: true, ...small }));
+    const held = createS3Source('s3://locked-bucket/held', s3opts(moto, small));
     try {
       expect((await held.resolve()).facts).toMatchObject({ objectLock: 'all' });
       const entries = await held.list();
       expect(entries.every((e) => e.facts?.objectLock === 'legal-hold')).toBe(true);
+      requireObjectLock(entries, 's3://locked-bucket/held/');
       const got = await fetchAll(held, entries);
       expect(got.size).toBe(model.files.length);
     } finally {

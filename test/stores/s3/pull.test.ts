@@ -7,6 +7,7 @@ import { createS3Source } from '../../../src/stores/s3/index.js';
 import { startMoto, type MotoServer } from '../../harness/moto.js';
 import { createBucket, makeModel, rawClient, s3opts, type ModelFixture } from './helpers.js';
 import { leftovers, placedMatches, publishSigned, target, trusted } from './signed.js';
+import { trustOf } from '../../helpers/trust.js';
 
 // The full signed pull through the one pipeline (src/pull.ts) from moto: signature verified,
 // listing compared with the signed files before any weight byte, bytes hashed as they stream.
@@ -40,7 +41,7 @@ async function fresh() {
 
 async function run(url: string, extra: { ignoreUnsignedFiles?: boolean } = {}) {
   const into = await target();
-  const p = pull({ reference: url, source: createS3Source(url, s3opts(moto, small)), authorities: trusted, into, concurrency: 3, ...extra });
+  const p = pull({ reference: url, source: createS3Source(url, s3opts(moto, small)), trust: trustOf(trusted, extra), into, concurrency: 3 });
   return { into, p };
 }
 

@@ -11,6 +11,7 @@ import { tempDir } from '../../harness/process.js';
 import { startSwift, type SwiftServer } from '../../harness/swift.js';
 import { createBucket, fetchAll, makeModel, rawClient, s3opts, type ModelFixture } from './helpers.js';
 import { leftovers, placedMatches, publishSigned, target, trusted } from './signed.js';
+import { trustOf } from '../../helpers/trust.js';
 
 // OpenStack Swift s3api: real SigV4, real multipart, no versioning, no stored checksums, no aws-chunked.
 let swift: SwiftServer;
@@ -48,7 +49,7 @@ describe('Swift s3api', () => {
       const resolved = await src.resolve();
       expect(resolved.facts).toMatchObject({ bucket: 'models-bucket', prefix: 'tiny/v1/', objects: 5, pinning: 'etag', objectLock: 'none' });
       const sigs = await src.signatures();
-      expect(sigs.map((s) => [s.kind, s.origin, Buffer.from(s.bytes).toString()])).toEqual([
+      expect(await Promise.all(sigs.map(async (s) => [s.kind, s.origin, Buffer.from(await s.read()).toString()]))).toEqual([
         ['oms', 's3://models-bucket/tiny/v1/model.sig', BUNDLE],
         ['sbom', 's3://models-bucket/tiny/v1/model.sbom.json', SBOM],
         ['sbom', 's3://models-bucket/tiny/v1/model.sbom.sig', SBOM_BUNDLE],
@@ -126,7 +127,7 @@ describe('Swift s3api', () => {
   it('signed publish → verified pull through the pipeline, and a tampered object is refused', async () => {
     await publishSigned(model, 's3://models-bucket/signed', s3opts(swift, small));
     const into = await target();
-    const res = await pull({ reference: 's3://models-bucket/signed', source: createS3Source('s3://models-bucket/signed', s3opts(swift, small)), authorities: trusted, into });
+    const res = await pull({ reference: 's3://models-bucket/signed', source: createS3Source('s3://models-bucket/signed', s3opts(swift, small)), trust: trustOf(trusted), into });
     expect(await placedMatches(res.placedAt, model)).toBe(true);
     expect(res.receipt.model.files.every((f) => f.facts?.etag && !f.facts.versionId)).toBe(true); // Swift: ETag pins
 
@@ -137,7 +138,7 @@ describe('Swift s3api', () => {
     c.destroy();
     const into2 = await target();
     await expect(
-      pull({ reference: 's3://models-bucket/signed', source: createS3Source('s3://models-bucket/signed', s3opts(swift, small)), authorities: trusted, into: into2 }),
+      pull({ reference: 's3://models-bucket/signed', source: createS3Source('s3://models-bucket/signed', s3opts(swift, small)), trust: trustOf(trusted), into: into2 }),
     ).rejects.toMatchObject({ code: 'DIGEST_MISMATCH' });
     expect(await leftovers(into2)).toEqual([]);
   });

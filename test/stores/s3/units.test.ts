@@ -44,12 +44,10 @@ describe('S3 CLI flags', () => {
       endpoint: 'http://127.0.0.1:9000',
       region: 'eu-west-1',
       forcePathStyle: true,
-      requireObjectLock: true,
       partSize: 64 * 1024 * 1024,
       parallelParts: 8,
     });
     expect(s3OptionsFromFlags({})).toEqual({});
-    expect(s3OptionsFromFlags({}, true)).toEqual({ requireObjectLock: true });
   });
   it.each([
     [{ s3Endpoint: 'ftp://x' }],

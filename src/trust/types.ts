@@ -1,0 +1,46 @@
+import type { Authority } from '../signatures/core/types.js';
+
+/** The vocabulary of trust decisions, shared by the policy file, the flags and every check. */
+
+export type Method = 'key' | 'certificate' | 'sigstore';
+export const METHODS: readonly Method[] = ['key', 'certificate', 'sigstore'];
+
+/** What the user said about trust, whatever the entry point (flags, env, config file). */
+export interface TrustInput {
+  publicKey?: string;
+  certChain?: string[];
+  identity?: string;
+  identityRegexp?: string;
+  identityProvider?: string;
+  trustRoot?: string;
+  policy?: string;
+}
+
+/** What must hold besides a valid signature. */
+export interface TrustRequirements {
+  /** Distinct authorities that must each have signed exactly these files. */
+  threshold: number;
+  requireSbom: boolean;
+  blockUnsafePickle: boolean;
+  ignoreUnsignedFiles: boolean;
+  requireCosign: boolean;
+  requireObjectLock: boolean;
+}
+
+export interface TrustDecision {
+  /** The reference in canonical form (what the policy rule was matched against). */
+  reference: string;
+  authorities: Authority[];
+  requirements: TrustRequirements;
+  /** Present when a policy file decided: recorded in receipts. */
+  policy?: { path: string; sha256: string; rule: string };
+}
+
+/** Command-line switches that adjust a decision (documented per flag in the README). */
+export interface TrustOverrides {
+  requireSbom?: boolean;
+  allowUnsafePickle?: boolean;
+  ignoreUnsignedFiles?: boolean;
+  requireObjectLock?: boolean;
+}
+

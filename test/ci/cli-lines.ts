@@ -61,8 +61,9 @@ export function modelsealInvocations(script: string | string[]): string[][] {
  * Check an invocation against the real CLI's definitions: the command path exists, every flag is
  * one that command declares, and every required option and argument is given. Returns problems.
  */
+let programOnce: Promise<Command> | undefined;
 export async function flagProblems(argv: string[]): Promise<string[]> {
-  const program = await buildProgram(['node', 'modelseal']);
+  const program = await (programOnce ??= buildProgram(['node', 'modelseal']));
   let cmd: Command = program;
   let i = 0;
   while (i < argv.length) {

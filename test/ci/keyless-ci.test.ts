@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { access, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../harness/process.js';
@@ -81,11 +81,32 @@ describe('sign in GitHub Actions with the ambient token', () => {
   });
 });
 
+describe('sign in GitLab CI with the id_tokens token', () => {
+  it('reads $SIGSTORE_ID_TOKEN, is certified as the pipeline file at the tag, verifies with the GitLab pin', async () => {
+    const m = await model();
+    const token = fakeIdentityToken('project_path:group/project:ref_type:tag:ref:v1.2.0', 'https://gitlab.com', {
+      ci_config_ref_uri: 'gitlab.com/group/project//.gitlab-ci.yml@refs/tags/v1.2.0',
+    });
+    const signed = await runCli(['sign', 'sigstore', m, ...services()], { env: { GITLAB_CI: 'true', SIGSTORE_ID_TOKEN: token, GITHUB_ACTIONS: '' } });
+    expect(signed.code, signed.stderr).toBe(0);
+    const identity = 'https://gitlab.com/group/project//.gitlab-ci.yml@refs/tags/v1.2.0';
+    expect(signed.logs).toContainEqual(expect.objectContaining({ event_type: 'identity_token', source: 'environment', identity }));
+    expect(signed.logs).toContainEqual(expect.objectContaining({ event_type: 'keyless_certificate', identity, issuer: 'https://gitlab.com' }));
+    const pin = ['--identity-regexp', 'https://gitlab\\.com/group/project//\\.gitlab-ci\\.yml@refs/tags/v.*', '--identity-provider', 'https://gitlab.com', '--trust-root', trustRoot()];
+    const ok = await runCli(['verify', 'sigstore', m, ...pin]);
+    expect(ok.code, ok.stderr).toBe(0);
+    const github = await runCli(['verify', 'sigstore', m, '--identity', identity, '--identity-provider', ISSUER, '--trust-root', trustRoot()]);
+    expect(github.code).toBe(3);
+  });
+});
+
 describe('no usable ambient token: one line, exit 2, nothing signed', () => {
   it('a job without id-token: write (no request URL)', async () => {
-    const r = await runCli(['sign', 'sigstore', await model(), ...services()], { env: { SIGSTORE_ID_TOKEN: '', GITHUB_ACTIONS: 'true', ACTIONS_ID_TOKEN_REQUEST_URL: '', ACTIONS_ID_TOKEN_REQUEST_TOKEN: '' } });
+    const m = await model();
+    const r = await runCli(['sign', 'sigstore', m, ...services()], { env: { SIGSTORE_ID_TOKEN: '', GITHUB_ACTIONS: 'true', ACTIONS_ID_TOKEN_REQUEST_URL: '', ACTIONS_ID_TOKEN_REQUEST_TOKEN: '' } });
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/modelseal: IDENTITY_TOKEN_UNAVAILABLE: .*permissions: id-token: write/);
+    await expect(access(path.join(m, 'model.sig'))).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
   it('a token endpoint that refuses the request', async () => {

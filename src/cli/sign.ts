@@ -6,6 +6,7 @@ import { rootDigest } from '../model/digest.js';
 import { serializeDirectory } from '../model/serialize.js';
 import type { Manifest } from '../model/types.js';
 import { logger } from '../log.js';
+import { bundleSigner } from '../signatures/core/fulcio-identity.js';
 import { expectedIdentity, resolveIdentityToken } from '../signatures/core/identity-token.js';
 import { loadPrivateKey } from '../signatures/core/keys.js';
 import type { DeviceFlowOptions } from '../signatures/core/oidc-device-flow.js';
@@ -154,13 +155,16 @@ export function signCommand(): Command {
         const bundle = await signManifest(manifest, signer);
         await writeFile(sigPath, bundle);
         const root = rootDigest(manifest.resources);
-        logger().info({ event_type: 'model_signed', model, root_digest: root, method, signature: sigPath, files: manifest.resources.length }, 'signed');
-        emit(!!f.json, `signed ${model} (${manifest.resources.length} resources, root sha256:${root}) -> ${sigPath}`, {
+        // Keyless: name who signed, as the certificate says (what a verifier must pin).
+        const by = method === 'sigstore' ? bundleSigner(bundle) : {};
+        logger().info({ event_type: 'model_signed', model, root_digest: root, method, signature: sigPath, files: manifest.resources.length, signer: by.identity, issuer: by.issuer }, 'signed');
+        emit(!!f.json, `signed ${model} (${manifest.resources.length} resources, root sha256:${root}) -> ${sigPath}${by.identity ? `\n  signer: ${by.identity} (${by.issuer})` : ''}`, {
           ok: true,
           model,
           rootDigest: root,
           resources: manifest.resources.length,
           signature: sigPath,
+          ...(by.identity ? { signer: by } : {}),
         });
       }),
     );

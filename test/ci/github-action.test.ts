@@ -154,7 +154,7 @@ describe('the action run for real (keyless sign and verify in a simulated Action
     const services = [`--fulcio-url`, sigstore.fulcioUrl, '--rekor-url', sigstore.rekorUrl, '--tsa-url', sigstore.tsaUrl].join('\n');
     const signed = await runAction({ command: 'sign', model, args: services }, jobEnv);
     expect(signed.code, signed.stderr + signed.stdout).toBe(0);
-    expect(JSON.parse(signed.outputs.result!)).toMatchObject({ ok: true, signature: path.join(model, 'model.sig') });
+    expect(JSON.parse(signed.outputs.result!)).toMatchObject({ ok: true, signature: path.join(model, 'model.sig'), signer: { identity: `https://github.com/${WORKFLOW_REF}`, issuer: GITHUB_ISSUER } });
     expect(signed.outputs['exit-code']).toBe('0');
     expect(signed.stderr).toContain(`"identity":"https://github.com/${WORKFLOW_REF}"`);
 

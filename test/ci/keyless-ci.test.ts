@@ -56,6 +56,8 @@ describe('sign in GitHub Actions with the ambient token', () => {
     expect(signed.logs).toContainEqual(expect.objectContaining({ event_type: 'identity_token', source: 'github-actions', issuer: ISSUER, identity: IDENTITY }));
     expect(signed.logs).toContainEqual(expect.objectContaining({ event_type: 'keyless_certificate', identity: IDENTITY, issuer: ISSUER }));
     expect(signed.stderr).not.toContain('job-request-token');
+    expect(signed.logs).toContainEqual(expect.objectContaining({ event_type: 'model_signed', method: 'sigstore', signer: IDENTITY, issuer: ISSUER }));
+    expect(signed.stdout).toContain(`signer: ${IDENTITY} (${ISSUER})`);
 
     const verify = (identityArgs: string[]) =>
       runCli(['verify', 'sigstore', m, ...identityArgs, '--identity-provider', ISSUER, '--trust-root', trustRoot(), '--json']);

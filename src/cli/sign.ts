@@ -3,7 +3,10 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { ModelsealError } from '../errors.js';
 import { rootDigest } from '../model/digest.js';
 import { logger } from '../log.js';
+import { bundleSigner } from '../signatures/core/fulcio-identity.js';
+import { expectedIdentity, resolveIdentityToken } from '../signatures/core/identity-token.js';
 import { loadPrivateKey } from '../signatures/core/keys.js';
+import type { DeviceFlowOptions } from '../signatures/core/oidc-device-flow.js';
 import { signManifest } from '../signatures/oms/sign.js';
 import type { SignerSpec } from '../signatures/core/signer.js';
 import { defaultSignaturePath, isDirectory, manifestForSigning, type SigningRequest } from '../app/sign.js';
@@ -14,6 +17,8 @@ export const PUBLIC_GOOD = {
   fulcio: 'https://fulcio.sigstore.dev',
   rekor: 'https://rekor.sigstore.dev',
   tsa: 'https://timestamp.sigstore.dev/api/v1/timestamp',
+  oidcIssuer: 'https://oauth2.sigstore.dev/auth',
+  oidcClientId: 'sigstore',
 };
 
 export interface SignerFlags {
@@ -21,6 +26,9 @@ export interface SignerFlags {
   signingCert?: string;
   certChain?: string[];
   identityToken?: string;
+  oidcDevice?: boolean;
+  oidcIssuer?: string;
+  oidcClientId?: string;
   fulcioUrl?: string;
   rekorUrl?: string;
   tsaUrl?: string;
@@ -48,7 +56,10 @@ export function addSignerFlags(cmd: Command, method: Method): Command {
 /** Keyless signing flags (public-good services by default); `prefix` labels them in shared help. */
 export function addKeylessFlags(cmd: Command, prefix: string): Command {
   return cmd
-    .option('--identity-token <jwt>', `${prefix}OIDC identity token (default: $SIGSTORE_ID_TOKEN)`)
+    .option('--identity-token <jwt>', `${prefix}OIDC identity token (default: $SIGSTORE_ID_TOKEN, else the CI's own: GitHub Actions, Buildkite, CircleCI)`)
+    .option('--oidc-device', `${prefix}no CI token: sign in from this terminal (OAuth device flow, RFC 8628)`)
+    .option('--oidc-issuer <url>', `${prefix}issuer for --oidc-device`, PUBLIC_GOOD.oidcIssuer)
+    .option('--oidc-client-id <id>', `${prefix}client ID for --oidc-device`, PUBLIC_GOOD.oidcClientId)
     .option('--fulcio-url <url>', `${prefix}Fulcio CA`, PUBLIC_GOOD.fulcio)
     .option('--rekor-url <url>', `${prefix}Rekor transparency log`, PUBLIC_GOOD.rekor)
     .option('--tsa-url <url>', `${prefix}RFC 3161 timestamp authority (empty: none)`, PUBLIC_GOOD.tsa);
@@ -67,14 +78,28 @@ export async function signerFromFlags(method: Method, f: SignerFlags): Promise<S
     for (const c of f.certChain ?? []) chainPems.push(await read(c));
     return { kind: 'certificate', privateKey: await privateKey(), leafPem: await read(f.signingCert!), chainPems };
   }
-  const identityToken = f.identityToken ?? process.env.SIGSTORE_ID_TOKEN;
-  if (!identityToken) throw new ModelsealError('USAGE', 'sign sigstore needs --identity-token or $SIGSTORE_ID_TOKEN (keyless signing is online)');
+  const { token, source, claims } = await resolveIdentityToken({ explicit: f.identityToken, device: deviceFlowFromFlags(f) });
+  logger().info({ event_type: 'identity_token', source, issuer: claims.iss, identity: expectedIdentity(claims) }, 'OIDC identity token obtained');
   return {
     kind: 'sigstore',
-    identityToken,
+    identityToken: token,
     fulcioUrl: f.fulcioUrl ?? PUBLIC_GOOD.fulcio,
     rekorUrl: f.rekorUrl ?? PUBLIC_GOOD.rekor,
     ...(f.tsaUrl ? { tsaUrl: f.tsaUrl } : {}),
+  };
+}
+
+/** The device flow only when asked for, and only with a person at the terminal to approve it. */
+function deviceFlowFromFlags(f: SignerFlags): DeviceFlowOptions | undefined {
+  if (!f.oidcDevice || f.identityToken !== undefined) return undefined;
+  if (!process.stdin.isTTY || !process.stderr.isTTY) {
+    throw new ModelsealError('USAGE', '--oidc-device needs a person at a terminal (stdin and stderr are not a TTY); in CI use its OIDC token');
+  }
+  return {
+    issuer: f.oidcIssuer ?? PUBLIC_GOOD.oidcIssuer,
+    clientId: f.oidcClientId ?? PUBLIC_GOOD.oidcClientId,
+    // The prompt goes to stderr so stdout (and --json) stays the command's result.
+    prompt: (text) => process.stderr.write(`${text}\n`),
   };
 }
 
@@ -111,13 +136,16 @@ export function signCommand(): Command {
         const bundle = await signManifest(manifest, signer);
         await writeFile(sigPath, bundle);
         const root = rootDigest(manifest.resources);
-        logger().info({ event_type: 'model_signed', model, root_digest: root, method, signature: sigPath, files: manifest.resources.length }, 'signed');
-        emit(!!f.json, `signed ${model} (${manifest.resources.length} resources, root sha256:${root}) -> ${sigPath}`, {
+        // Keyless: name who signed, as the certificate says (what a verifier must pin).
+        const by = method === 'sigstore' ? bundleSigner(bundle) : {};
+        logger().info({ event_type: 'model_signed', model, root_digest: root, method, signature: sigPath, files: manifest.resources.length, signer: by.identity, issuer: by.issuer }, 'signed');
+        emit(!!f.json, `signed ${model} (${manifest.resources.length} resources, root sha256:${root}) -> ${sigPath}${by.identity ? `\n  signer: ${by.identity} (${by.issuer})` : ''}`, {
           ok: true,
           model,
           rootDigest: root,
           resources: manifest.resources.length,
           signature: sigPath,
+          ...(by.identity ? { signer: by } : {}),
         });
       }),
     );

@@ -25,11 +25,14 @@ export interface MockOptions {
   rekorOrigin?: string;
 }
 
-/** An unsigned OIDC token: Fulcio's mock reads `sub` (SAN) and `iss` (issuer extension) without verifying. */
-export function fakeIdentityToken(sub: string, iss: string): string {
+/**
+ * An unsigned OIDC token: Fulcio's mock reads `sub` (SAN) and `iss` (issuer extension) without
+ * verifying. `extra` adds or overrides claims (a CI's `job_workflow_ref`, `aud`, `exp`).
+ */
+export function fakeIdentityToken(sub: string, iss: string, extra: Record<string, unknown> = {}): string {
   const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
   const now = Math.floor(Date.now() / 1000);
-  return `${b64({ alg: 'RS256', typ: 'JWT' })}.${b64({ sub, iss, aud: 'sigstore', iat: now, exp: now + 600 })}.${Buffer.from('unsigned').toString('base64url')}`;
+  return `${b64({ alg: 'RS256', typ: 'JWT' })}.${b64({ sub, iss, aud: 'sigstore', iat: now, exp: now + 600, ...extra })}.${Buffer.from('unsigned').toString('base64url')}`;
 }
 
 export async function startMockSigstore(options: MockOptions = {}): Promise<MockSigstore> {
@@ -44,7 +47,7 @@ export async function startMockSigstore(options: MockOptions = {}): Promise<Mock
   const fulcio = fulcioHandler(ca);
   const stamp = tsaHandler(tsa);
   const routes: Record<string, HandlerFn> = {
-    [fulcio.path]: fulcio.fn,
+    [fulcio.path]: (body) => fulcio.fn(withFulcioSubject(body)),
     [stamp.path]: stamp.fn,
     '/api/v1/log/entries': async (body) => {
       const entry = await tlog.log(asRekorStores(JSON.parse(body) as ProposedEntry));
@@ -146,4 +149,23 @@ function asRekorStores(entry: ProposedEntry): object {
       signatures: env.signatures.map((s) => ({ signature: s.sig, verifier: proposed.verifiers[0] })),
     },
   };
+}
+
+/**
+ * The mock certifies the token's `sub`; real Fulcio derives the SAN per issuer: GitHub Actions →
+ * `https://github.com/<job_workflow_ref>`, GitLab → `https://<ci_config_ref_uri>`. Rewrite the
+ * (unsigned) token's `sub` the same way so CI tokens get the certificate they would get for real.
+ */
+function withFulcioSubject(body: string): string {
+  const req = JSON.parse(body) as { credentials?: { oidcIdentityToken?: string } };
+  const token = req.credentials?.oidcIdentityToken;
+  const [header, claimsPart, sig] = token?.split('.') ?? [];
+  if (!token || !claimsPart) return body;
+  const claims = JSON.parse(Buffer.from(claimsPart, 'base64url').toString('utf8')) as Record<string, unknown>;
+  let sub = claims.sub;
+  if (claims.iss === 'https://token.actions.githubusercontent.com' && typeof claims.job_workflow_ref === 'string') sub = `https://github.com/${claims.job_workflow_ref}`;
+  else if (typeof claims.ci_config_ref_uri === 'string') sub = `https://${claims.ci_config_ref_uri}`;
+  if (sub === claims.sub) return body;
+  const rewritten = `${header}.${Buffer.from(JSON.stringify({ ...claims, sub })).toString('base64url')}.${sig}`;
+  return JSON.stringify({ ...req, credentials: { ...req.credentials, oidcIdentityToken: rewritten } });
 }

@@ -2,6 +2,8 @@ import { generateKeyPairSync, sign as nodeSign, type KeyObject } from 'node:cryp
 import { bundleToJSON, type Bundle, type TransparencyLogEntry, type RFC3161SignedTimestamp } from '@sigstore/bundle';
 import { DSSEBundleBuilder, FulcioSigner, InternalError, RekorWitness, TSAWitness, type SignatureBundle, type Signer, type Witness } from '@sigstore/sign';
 import { ModelsealError } from '../../errors.js';
+import { logger } from '../../log.js';
+import { fulcioIdentity } from './fulcio-identity.js';
 import type { SignerSpec } from './signer.js';
 
 export type SigstoreSignerSpec = Extract<SignerSpec, { kind: 'sigstore' }>;
@@ -40,14 +42,25 @@ export class EphemeralP256 implements Signer {
   }
 }
 
-export function fulcioSigner(spec: SigstoreSignerSpec, keyHolder: Signer): FulcioSigner {
-  return new FulcioSigner({
+export function fulcioSigner(spec: SigstoreSignerSpec, keyHolder: Signer): Signer {
+  const fulcio = new FulcioSigner({
     identityProvider: { getToken: async () => spec.identityToken },
     fulcioBaseURL: spec.fulcioUrl,
     keyHolder,
     timeout: TIMEOUT_MS,
     retry: RETRY,
   });
+  // Every keyless path (OMS, SBOM, cosign blob and digest) gets its certificate here: name the
+  // identity Fulcio bound, which is what a verifier's policy has to pin.
+  return {
+    sign: async (data) => {
+      const signed = await fulcio.sign(data);
+      if (signed.key.$case === 'x509Certificate') {
+        logger().info({ event_type: 'keyless_certificate', ...fulcioIdentity(signed.key.certificate) }, 'signing certificate issued');
+      }
+      return signed;
+    },
+  };
 }
 
 /** Rekor always; the TSA only when configured (public-good Rekor v1 also gives the signing time). */

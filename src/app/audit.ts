@@ -5,7 +5,7 @@ import { ExitCode, type ExitCodeValue, exitCodeFor, isModelsealError, ModelsealE
 import type { HashPool } from '../hashing/pool.js';
 import { compareResources, resourcePath } from '../model/compare.js';
 import { manifestForListing } from '../model/plan.js';
-import { modelScope, SIGNATURE_FILE } from '../model/scope.js';
+import { isConventionalIgnore, modelScope, SIGNATURE_FILE } from '../model/scope.js';
 import { DEFAULT_SHARD_SIZE, hashModelFiles } from '../model/serialize.js';
 import type { Manifest, Resource } from '../model/types.js';
 import { listModelFiles } from '../model/walk.js';
@@ -95,13 +95,15 @@ export async function auditDeployment(opts: AuditOptions): Promise<AuditReport> 
     note(err, 0);
   }
 
-  // 2. The deployed files, in the signer's scope: its ignore list, and the bundle itself when it
-  //    sits in the tree as model.sig (byte-identical, so no other file can hide under that name).
+  // 2. The deployed files, in the signer's scope: its ignore list (not the entries that only
+  //    describe its working tree: git metadata, model.sig — a placed model never holds them), and
+  //    the bundle itself when it sits in the tree as model.sig (byte-identical, so nothing else
+  //    can hide under that name).
   const files = { checked: 0, changed: [] as string[], missing: [] as string[], extra: [] as string[], ignoredExtra: [] as string[] };
   let matchesReceipt = false;
   if (signed) {
     try {
-      const scope = modelScope({ signed: signed.serialization.ignorePaths });
+      const scope = modelScope({ signed: signed.serialization.ignorePaths.filter((p) => !isConventionalIgnore(p)) });
       let listed = await listModelFiles(opts.dir, { allowSymlinks: false, ignorePaths: scope.ignores });
       const sigFile = listed.find((f) => f.rel === SIGNATURE_FILE);
       if (sigFile && sigFile.size === bundle.length && (await readFile(sigFile.abs)).equals(bundle)) listed = listed.filter((f) => f !== sigFile);

@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ModelsealError } from '../errors.js';
-import { signingScope, SIGNATURE_FILE } from '../model/scope.js';
+import { hasSignatureFile, signingScope, SIGNATURE_FILE } from '../model/scope.js';
 import { serializeDirectory } from '../model/serialize.js';
 import type { HashAlgorithm, Manifest, SerializationMethod } from '../model/types.js';
 
@@ -37,7 +37,9 @@ export function defaultSignaturePath(model: string, isDir: boolean): string {
  */
 export async function manifestForSigning(req: SigningRequest): Promise<Manifest> {
   const isDir = await isDirectory(req.model);
-  const scope = isDir ? signingScope(req.model, { signaturePath: req.signaturePath, user: req.ignorePaths, gitPaths: req.ignoreGitPaths }) : undefined;
+  const scope = isDir
+    ? signingScope(req.model, { signaturePath: req.signaturePath, user: req.ignorePaths, gitPaths: req.ignoreGitPaths, existingSignatureFile: await hasSignatureFile(req.model) })
+    : undefined;
   return serializeDirectory(req.model, {
     method: req.method,
     hashType: req.hashType,

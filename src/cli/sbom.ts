@@ -8,7 +8,7 @@ import { generateSbom, SBOM_FORMATS, type SbomFormat } from '../sbom/generate.js
 import { signSbom } from '../sbom/sign.js';
 import { verifySbom } from '../sbom/verify.js';
 import { isDirectory } from '../app/sign.js';
-import { insideTree, signingScope } from '../model/scope.js';
+import { hasSignatureFile, insideTree, signingScope } from '../model/scope.js';
 import { resolveTrust } from '../trust/resolve.js';
 import { addPathFlags, addTrustFlags, type Method, type TrustFlags } from './common.js';
 import { downloadUnverified } from '../stores/download.js';
@@ -57,7 +57,7 @@ async function read(p: string, what: string): Promise<Buffer> {
 async function ignoresFor(model: string, f: PathFlags, inside: (string | undefined)[]): Promise<string[]> {
   if (!(await isDirectory(model))) return [];
   const sbomFiles = inside.filter((x): x is string => x !== undefined).map((x) => insideTree(model, x)).filter((x): x is string => x !== undefined);
-  const scope = signingScope(model, { user: [...(f.ignorePaths ?? []), ...sbomFiles], gitPaths: f.ignoreGitPaths });
+  const scope = signingScope(model, { user: [...(f.ignorePaths ?? []), ...sbomFiles], gitPaths: f.ignoreGitPaths, existingSignatureFile: await hasSignatureFile(model) });
   return [...scope.ignores];
 }
 

@@ -1,3 +1,4 @@
+import { lstat } from 'node:fs/promises';
 import path from 'node:path';
 import { ModelsealError } from '../errors.js';
 import { GIT_IGNORE_PATHS, isIgnored } from './names.js';
@@ -60,8 +61,32 @@ export function modelRelativePaths(modelDir: string, paths: readonly string[] = 
   });
 }
 
-/** The scope a signature is made over: what it leaves out is recorded in the predicate. */
-export function signingScope(modelDir: string, o: { signaturePath?: string; user?: readonly string[]; gitPaths: boolean }): ModelScope {
+/**
+ * The scope a signature is made over: what it leaves out is recorded in the predicate. A
+ * `model.sig` file already in the tree (an earlier signature) is left out and recorded; the name is
+ * not reserved otherwise, so a `model.sig/` directory made later is model content.
+ */
+export function signingScope(
+  modelDir: string,
+  o: { signaturePath?: string; user?: readonly string[]; gitPaths: boolean; existingSignatureFile?: boolean },
+): ModelScope {
   const sig = o.signaturePath === undefined ? undefined : insideTree(modelDir, o.signaturePath);
-  return modelScope({ user: modelRelativePaths(modelDir, o.user), gitPaths: o.gitPaths, signatureFiles: [SIGNATURE_FILE, ...(sig ? [sig] : [])] });
+  const signatureFiles = [...(o.existingSignatureFile ? [SIGNATURE_FILE] : []), ...(sig ? [sig] : [])];
+  return modelScope({ user: modelRelativePaths(modelDir, o.user), gitPaths: o.gitPaths, signatureFiles });
+}
+
+/** Whether the tree already holds a `model.sig` regular file (an earlier signature). */
+export async function hasSignatureFile(modelDir: string): Promise<boolean> {
+  const st = await lstat(path.join(modelDir, SIGNATURE_FILE)).catch(() => undefined);
+  return st?.isFile() ?? false;
+}
+
+/**
+ * Ignore-list entries that describe a signer's working tree by convention (git metadata, the
+ * default signature file) rather than a choice about the model. A placed model never holds them,
+ * so an audit of a deployment does not skip them: one that appears later was added.
+ */
+export function isConventionalIgnore(p: string): boolean {
+  const bare = p.replace(/\/+$/, '');
+  return bare === SIGNATURE_FILE || (GIT_IGNORE_PATHS as readonly string[]).includes(bare);
 }

@@ -74,6 +74,14 @@ describe('certificate method', () => {
     const tls = pki.issue(intermediate, 'tls-server', P384, 'basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth');
     await expect(verifyModelSignature(await bundleFrom(tls, [intermediate]), anchor(root))).rejects.toMatchObject({
       code: 'CERTIFICATE_INVALID',
+      message: expect.stringContaining('extended key usage without codeSigning'),
+    });
+    // An EKU that is present must name codeSigning even when KeyUsage allows digitalSignature (#11 defect 7).
+    const server = pki.issue(intermediate, 'tls-with-ku', P384, 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth');
+    await expect(verifyModelSignature(await bundleFrom(server, [intermediate]), anchor(root))).rejects.toMatchObject({ code: 'CERTIFICATE_INVALID' });
+    const bare = pki.issue(intermediate, 'no-usage', P384, 'basicConstraints=CA:FALSE');
+    await expect(verifyModelSignature(await bundleFrom(bare, [intermediate]), anchor(root))).rejects.toMatchObject({
+      code: 'CERTIFICATE_INVALID',
       message: expect.stringContaining('allows neither digitalSignature'),
     });
     const agreement = pki.issue(intermediate, 'key-agreement', P384, 'keyUsage=critical,keyAgreement\nextendedKeyUsage=codeSigning');

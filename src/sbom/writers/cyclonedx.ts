@@ -192,7 +192,7 @@ export function buildCycloneDx(input: SbomInput, specVersion: CdxSpecVersion): C
       { name: 'modelseal:oms:serialization', value: 'files' },
       { name: 'modelseal:scan:result', value: allFindings.some((f) => f.severity !== 'info') ? 'fail' : 'pass' },
       ...prop('modelseal:scan:unsafe', allFindings.filter((f) => f.severity === 'unsafe').length),
-      ...prop('modelseal:scan:unknown', allFindings.filter((f) => f.severity === 'unknown').length),
+      ...prop('modelseal:scan:inconclusive', allFindings.filter((f) => f.severity === 'inconclusive').length),
       ...(facts.remoteCode ? [{ name: 'modelseal:trust_remote_code', value: 'required' }] : []),
     ],
     components: [...input.resources.map((r) => fileComponent(r, byPath.get(r.name))), ...templateComponents],

@@ -416,6 +416,8 @@ export class PickleStream {
   constructor(private readonly r: ByteReader, start = 0) {
     this.m = new Machine(new Cursor(r, F, start, r.size, 1 << 16), this.out);
   }
+  /** End of the FRAME the last pickle stopped in (0 if none). */
+  frameEnd = 0;
   get pos(): number {
     return this.m.c.pos;
   }
@@ -431,8 +433,7 @@ export class PickleStream {
     const { protocol, value } = await runOne(this.m);
     this.out.protocol = Math.max(this.out.protocol, protocol);
     this.out.pickles++;
-    // Bytes between STOP and the end of its frame were read by the loader and are never run.
-    this.m.c.pos = Math.max(this.m.c.pos, this.m.frameEnd);
+    this.frameEnd = this.m.frameEnd;
     this.out.end = this.m.c.pos;
     return value;
   }
@@ -458,15 +459,32 @@ export class PickleStream {
  */
 export async function scanPickle(r: ByteReader, start = 0, opts: { consecutive?: boolean } = {}): Promise<PickleScan> {
   const s = new PickleStream(r, start);
+  /**
+   * Where the next `pickle.load` starts after a STOP inside a FRAME depends on the file object:
+   * a real file (it has `peek`) continues right after STOP, a BytesIO after the whole frame.
+   * Both are scanned.
+   */
+  const alternates: number[] = [];
   try {
     do {
       const value = await s.load();
       if (!opts.consecutive) break;
+      if (s.frameEnd > s.pos && alternates.length < 16) alternates.push(s.frameEnd);
       if (s.out.pickles === 1 && value.t === 'int' && value.v === LEGACY_TORCH_MAGIC) s.out.legacyTorch = true;
       if (s.out.legacyTorch && s.out.pickles === 5) await skipLegacyStorages(s, value);
     } while (!s.atEnd);
   } catch (err) {
     s.out.error = err instanceof Error ? err.message : String(err);
+  }
+  for (const at of alternates) {
+    if (at >= r.size) continue;
+    const alt = await scanPickle(r, at, opts);
+    const o = s.out;
+    o.globals.push(...alt.globals.slice(0, 100_000 - o.globals.length));
+    o.unresolved.push(...alt.unresolved);
+    for (const [k, v] of Object.entries(alt.calls)) o.calls[k] = (o.calls[k] ?? 0) + v;
+    o.pickles += alt.pickles;
+    if (alt.error !== undefined) o.error = o.error === undefined ? `after the frame ending at ${at}: ${alt.error}` : o.error;
   }
   return s.out;
 }

@@ -1,5 +1,5 @@
 import { deflateSync, gzipSync } from 'node:zlib';
-import { PickleWriter, writeZip } from './writers.js';
+import { npyRaw, PickleWriter, writeZip } from './writers.js';
 
 /**
  * Hostile model files built the way published bypasses build them. Every payload is harmless:
@@ -65,18 +65,6 @@ function tar(files: Array<{ name: string; data: Buffer }>): Buffer {
     parts.push(h, f.data, Buffer.alloc((512 - (f.data.length % 512)) % 512));
   }
   return Buffer.concat([...parts, Buffer.alloc(1024)]);
-}
-
-/** .npy v1 with the header dict text given literally (descr may be a list or tuple). */
-export function npyRaw(descrLiteral: string, payload: Buffer): Buffer {
-  let header = `{'descr': ${descrLiteral}, 'fortran_order': False, 'shape': (1,), }`;
-  while ((10 + header.length + 1) % 64 !== 0) header += ' ';
-  header += '\n';
-  const pre = Buffer.alloc(10);
-  Buffer.from('\x93NUMPY', 'latin1').copy(pre);
-  pre[6] = 1;
-  pre.writeUInt16LE(header.length, 8);
-  return Buffer.concat([pre, Buffer.from(header, 'latin1'), payload]);
 }
 
 const p2int = new PickleWriter().proto(2).int(7).stop().bytes();

@@ -6,8 +6,8 @@ import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { analyzeModelFile } from '../../src/formats/scan.js';
-import { CONSTRUCTIONS, NUMPY_BENIGN, frame, npyRaw, type Construction, type Loader } from './bypass-corpus.js';
-import { PickleWriter, writeZip } from './writers.js';
+import { CONSTRUCTIONS, NUMPY_BENIGN, frame, type Construction, type Loader } from './bypass-corpus.js';
+import { npyRaw, PickleWriter, writeZip } from './writers.js';
 
 /**
  * Issue 17: each construction is a payload a real loader runs. The scanner must call it unsafe;
@@ -46,6 +46,13 @@ async function place(c: Construction, i: number): Promise<{ root: string; marker
   return { root, marker };
 }
 
+/** One file alone in a fresh model directory. */
+async function scan(name: string, bytes: Buffer) {
+  const root = await mkdtemp(path.join(dir, 'one-'));
+  await writeFile(path.join(root, name), bytes);
+  return analyzeModelFile(root, name);
+}
+
 function runsUnderLoader(c: Construction, file: string): boolean {
   const r = spawnSync('python3', ['-c', `import sys\np = sys.argv[1]\n${LOADERS[c.loader]}`, file], { encoding: 'utf8', timeout: 30_000 });
   if (r.status !== 0) throw new Error(`python3 loader failed: ${r.stderr}`);
@@ -75,12 +82,6 @@ for (const cls of [1, 2, 3, 4, 5]) {
 }
 
 describe('issue 17 class 6: benign NumPy pickles', () => {
-  async function scan(name: string, bytes: Buffer) {
-    const root = await mkdtemp(path.join(dir, 'np-'));
-    await writeFile(path.join(root, name), bytes);
-    return analyzeModelFile(root, name);
-  }
-
   it('numpy._core and numpy.core reconstruct, ndarray and dtype pass (the decision in pickle-globals.ts)', async () => {
     for (const hex of Object.values(NUMPY_BENIGN)) {
       const a = await scan('arrays.pkl', Buffer.from(hex, 'hex'));
@@ -104,12 +105,6 @@ describe('issue 17 class 6: benign NumPy pickles', () => {
 });
 
 describe('benign files stay clean; what cannot be read is inconclusive', () => {
-  async function scan(name: string, bytes: Buffer) {
-    const root = await mkdtemp(path.join(dir, 'ok-'));
-    await writeFile(path.join(root, name), bytes);
-    return analyzeModelFile(root, name);
-  }
-
   it('a legacy torch.save file: five pickles, then raw storages walked record by record', async () => {
     const magic = Buffer.concat([Buffer.from([0x80, 0x02, 0x8a, 0x0a]), Buffer.from('6c fc 9c 46 f9 20 6a a8 50 19'.replace(/ /g, ''), 'hex'), Buffer.from('.')]);
     const obj = new PickleWriter().proto(2).global('collections', 'OrderedDict').emptyTuple().reduce()

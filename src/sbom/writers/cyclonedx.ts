@@ -207,6 +207,9 @@ export function buildCycloneDx(input: SbomInput, specVersion: CdxSpecVersion): C
       timestamp: input.timestamp.toISOString(),
       lifecycles: [{ phase: 'post-build' }],
       tools: { components: [{ type: 'application', name: 'modelseal', version: input.toolVersion }] },
+      // The subject of the BOM. No bom-ref: the full model component (files, card, pedigree) is the
+      // one in `components` with ref "model", and refs must be unique across the BOM.
+      component: { type: 'machine-learning-model', name: facts.name, version: `sha256:${input.rootDigest}`, hashes: [{ alg: 'SHA-256', content: input.rootDigest }] },
     },
     components: [
       model,

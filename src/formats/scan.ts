@@ -2,6 +2,7 @@ import { lstat, readFile, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { ModelsealError, isModelsealError } from '../errors.js';
 import type { Finding } from './finding.js';
+import { checkChatTemplate } from './chat-template.js';
 import { sniffCompression } from './compressed.js';
 import { scanByContent } from './containers.js';
 import { parseGguf, type GgufInfo } from './gguf.js';
@@ -19,7 +20,7 @@ export type { Finding } from './finding.js';
 
 export type FileFormat =
   | 'safetensors' | 'gguf' | 'onnx' | 'pytorch-zip' | 'npz' | 'zip' | 'pytorch-tar' | 'tar' | 'compressed' | 'pickle' | 'npy'
-  | 'keras-h5' | 'json' | 'python' | 'archive-unsupported' | 'other';
+  | 'keras-h5' | 'json' | 'jinja' | 'python' | 'archive-unsupported' | 'other';
 
 export interface AnalyzedFile {
   path: string;
@@ -37,7 +38,7 @@ export interface AnalyzedFile {
 }
 
 /** What the first bytes say; `container` is everything a loader may unpickle or unpack (containers.ts). */
-type Sniffed = 'safetensors' | 'gguf' | 'onnx' | 'keras-h5' | 'json' | 'python' | 'container';
+type Sniffed = 'safetensors' | 'gguf' | 'onnx' | 'keras-h5' | 'json' | 'jinja' | 'python' | 'container';
 
 /** Decides the format from content first (extensions are attacker-chosen), then from the name. */
 async function sniff(r: ByteReader, rel: string): Promise<Sniffed> {
@@ -51,6 +52,7 @@ async function sniff(r: ByteReader, rel: string): Promise<Sniffed> {
   if (/\.onnx$/i.test(rel)) return 'onnx';
   if (/\.py$/i.test(rel)) return 'python';
   if (/\.json$/i.test(rel)) return 'json';
+  if (/\.jinja2?$/i.test(rel)) return 'jinja';
   return 'container';
 }
 
@@ -72,6 +74,7 @@ export async function analyzeModelFile(root: string, rel: string): Promise<Analy
           break;
         case 'gguf':
           out.gguf = await parseGguf(r);
+          if (out.gguf.chatTemplate !== undefined) out.findings.push(...templateFindings(rel, 'tokenizer.chat_template', out.gguf.chatTemplate));
           break;
         case 'onnx':
           out.onnx = await parseOnnx(r);
@@ -100,6 +103,11 @@ export async function analyzeModelFile(root: string, rel: string): Promise<Analy
           break;
         case 'json':
           if (path.posix.basename(rel) === 'config.json' && r.size <= 16 << 20) await checkAutoMap(rel, full, out);
+          if (/^(tokenizer_config|chat_template)\.json$/.test(path.posix.basename(rel)) && r.size <= 64 << 20) await checkJsonTemplates(rel, full, out);
+          break;
+        case 'jinja':
+          if (r.size > 16 << 20) out.findings.push({ path: rel, severity: 'inconclusive', kind: 'chat-template', detail: `template of ${r.size} bytes is too large to check` });
+          else out.findings.push(...templateFindings(rel, 'template', (await readFile(full)).toString('utf8')));
           break;
       }
     } catch (err) {
@@ -109,6 +117,22 @@ export async function analyzeModelFile(root: string, rel: string): Promise<Analy
     return out;
   } finally {
     await r.close();
+  }
+}
+
+function templateFindings(rel: string, where: string, template: string): Finding[] {
+  return checkChatTemplate(template).map((i) => ({ path: rel, severity: i.severity, kind: 'chat-template', detail: `${where}: ${i.detail}` }));
+}
+
+/** `chat_template` in tokenizer_config.json / chat_template.json: a string or `[{name, template}]`. */
+async function checkJsonTemplates(rel: string, full: string, out: AnalyzedFile): Promise<void> {
+  const doc = parseStrictJson(await readFile(full, 'utf8'), path.posix.basename(rel), 64);
+  const ct = isPlainObject(doc) ? doc.chat_template : undefined;
+  if (typeof ct === 'string') out.findings.push(...templateFindings(rel, 'chat_template', ct));
+  else if (Array.isArray(ct)) {
+    for (const t of ct) {
+      if (isPlainObject(t) && typeof t.template === 'string') out.findings.push(...templateFindings(rel, `chat_template "${String(t.name)}"`, t.template));
+    }
   }
 }
 

@@ -13,14 +13,16 @@ import { mergePickleFacts, type PickleFacts, type ZipModelInfo } from './pytorch
 import { openFileReader, type ByteReader } from './reader.js';
 import { isSafeRelativePath, parseSafetensors, type SafetensorsInfo } from './safetensors.js';
 import { isPlainObject, parseStrictJson } from './strict-json.js';
+import { analyzeKerasArchive } from './keras.js';
+import { analyzeSavedModel } from './savedmodel.js';
 import { isTarHeader } from './tar.js';
 import { isZip } from './zip.js';
 
 export type { Finding } from './finding.js';
 
 export type FileFormat =
-  | 'safetensors' | 'gguf' | 'onnx' | 'pytorch-zip' | 'npz' | 'zip' | 'pytorch-tar' | 'tar' | 'compressed' | 'pickle' | 'npy'
-  | 'keras-h5' | 'json' | 'jinja' | 'python' | 'archive-unsupported' | 'other';
+  | 'safetensors' | 'gguf' | 'onnx' | 'savedmodel' | 'pytorch-zip' | 'npz' | 'zip' | 'pytorch-tar' | 'tar' | 'compressed' | 'pickle' | 'npy'
+  | 'keras' | 'keras-h5' | 'json' | 'jinja' | 'python' | 'archive-unsupported' | 'other';
 
 export interface AnalyzedFile {
   path: string;
@@ -38,7 +40,7 @@ export interface AnalyzedFile {
 }
 
 /** What the first bytes say; `container` is everything a loader may unpickle or unpack (containers.ts). */
-type Sniffed = 'safetensors' | 'gguf' | 'onnx' | 'keras-h5' | 'json' | 'jinja' | 'python' | 'container';
+type Sniffed = 'safetensors' | 'gguf' | 'onnx' | 'savedmodel' | 'keras-h5' | 'json' | 'jinja' | 'python' | 'container';
 
 /** Decides the format from content first (extensions are attacker-chosen), then from the name. */
 async function sniff(r: ByteReader, rel: string): Promise<Sniffed> {
@@ -50,6 +52,7 @@ async function sniff(r: ByteReader, rel: string): Promise<Sniffed> {
   if (ascii.startsWith('7z\xbc\xaf\x27\x1c') || ascii.startsWith('Rar!')) return 'container';
   if (/\.safetensors$/i.test(rel) || (head.length > 8 && head[8] === 0x7b && head[7] === 0 && head[6] === 0)) return 'safetensors';
   if (/\.onnx$/i.test(rel)) return 'onnx';
+  if (/(^|\/)saved_model\.pb$/i.test(rel)) return 'savedmodel';
   if (/\.py$/i.test(rel)) return 'python';
   if (/\.json$/i.test(rel)) return 'json';
   if (/\.jinja2?$/i.test(rel)) return 'jinja';
@@ -83,6 +86,9 @@ export async function analyzeModelFile(root: string, rel: string): Promise<Analy
             out.findings.push({ path: rel, severity: 'info', kind: 'onnx-custom-domain', detail: `custom operator domains (native code at load): ${out.onnx.customDomains.join(', ')}` });
           }
           break;
+        case 'savedmodel':
+          out.findings.push(...(await analyzeSavedModel(rel, r)).findings);
+          break;
         case 'container': {
           const c = await scanByContent(rel, r, rel, '');
           out.format = c.format;
@@ -90,8 +96,12 @@ export async function analyzeModelFile(root: string, rel: string): Promise<Analy
           if (c.zip) out.zip = c.zip;
           if (c.npy) out.npy = c.npy;
           if (c.scans.length > 0) out.pickle = c.zip?.pickle ?? mergePickleFacts(c.scans);
-          if (out.format === 'zip' && /\.keras$/i.test(rel)) {
-            out.findings.push({ path: rel, severity: 'inconclusive', kind: 'keras', detail: 'Keras archive: Lambda layers carry marshalled Python bytecode' });
+          if (out.format === 'zip') {
+            const keras = await analyzeKerasArchive(rel, r, /\.keras$/i.test(rel));
+            if (keras) {
+              out.format = 'keras';
+              out.findings.push(...keras);
+            }
           }
           break;
         }

@@ -68,6 +68,8 @@ export interface PickleScan {
   /** Counts of the opcodes that call or construct (REDUCE, BUILD, NEWOBJ, INST, OBJ, EXT*, PERSID…). */
   calls: Record<string, number>;
   tensors: PickleTensor[];
+  /** Calls (REDUCE, NEWOBJ, INST, OBJ) that completed on a resolved global: what makes bytes a working pickle. */
+  invoked: number;
   /** Offset where the last complete pickle ended (its STOP, or the end of the FRAME around it). */
   end: number;
   /** Legacy torch.save layout: five pickles, then raw storages that were walked record by record. */
@@ -236,7 +238,10 @@ async function runOne(m: Machine): Promise<{ protocol: number; value: PV }> {
         break;
       }
       case 0x2e: return { protocol, value: m.stack.length > 0 ? m.top() : { t: 'unknown' } }; // STOP
-      case 0x28: m.stack.push(MARK); break; // MARK
+      case 0x28: // MARK
+        if (m.stack.length >= MAX_STACK) throw formatError(F, `stack deeper than ${MAX_STACK}`);
+        m.stack.push(MARK);
+        break;
       case 0x30: { // POP
         const v = m.stack.pop();
         if (v === undefined) throw formatError(F, `stack underflow at offset ${offset}`);
@@ -312,6 +317,7 @@ async function runOne(m: Machine): Promise<{ protocol: number; value: PV }> {
         count('INST');
         m.popMark();
         m.global(module, name, 'INST', offset);
+        out.invoked++;
         m.push({ t: 'object' });
         break;
       }
@@ -320,6 +326,7 @@ async function runOne(m: Machine): Promise<{ protocol: number; value: PV }> {
         const items = m.popMark();
         const cls = items[0];
         if (!cls || cls.t !== 'global') out.unresolved.push({ opcode: 'OBJ', offset, reason: 'class is not a resolved global' });
+        else out.invoked++;
         m.push({ t: 'object' });
         break;
       }
@@ -328,6 +335,7 @@ async function runOne(m: Machine): Promise<{ protocol: number; value: PV }> {
         const args = m.pop();
         const fn = m.pop();
         if (fn.t !== 'global') out.unresolved.push({ opcode: 'REDUCE', offset, reason: `callable is not a resolved global (${fn.t})` });
+        else out.invoked++;
         m.push(m.call(fn, args));
         break;
       }
@@ -336,6 +344,7 @@ async function runOne(m: Machine): Promise<{ protocol: number; value: PV }> {
         m.pop();
         const cls = m.pop();
         if (cls.t !== 'global') out.unresolved.push({ opcode: 'NEWOBJ', offset, reason: `class is not a resolved global (${cls.t})` });
+        else out.invoked++;
         m.push({ t: 'object' });
         break;
       }
@@ -345,6 +354,7 @@ async function runOne(m: Machine): Promise<{ protocol: number; value: PV }> {
         m.pop();
         const cls = m.pop();
         if (cls.t !== 'global') out.unresolved.push({ opcode: 'NEWOBJ_EX', offset, reason: `class is not a resolved global (${cls.t})` });
+        else out.invoked++;
         m.push({ t: 'object' });
         break;
       }
@@ -395,7 +405,7 @@ async function runOne(m: Machine): Promise<{ protocol: number; value: PV }> {
 }
 
 export function emptyScan(): PickleScan {
-  return { pickles: 0, protocol: 0, globals: [], unresolved: [], calls: {}, tensors: [], end: 0 };
+  return { pickles: 0, protocol: 0, globals: [], unresolved: [], calls: {}, tensors: [], invoked: 0, end: 0 };
 }
 
 /** Bytes per element of a legacy storage dtype, for walking raw storages. */
@@ -484,6 +494,7 @@ export async function scanPickle(r: ByteReader, start = 0, opts: { consecutive?:
     o.unresolved.push(...alt.unresolved);
     for (const [k, v] of Object.entries(alt.calls)) o.calls[k] = (o.calls[k] ?? 0) + v;
     o.pickles += alt.pickles;
+    o.invoked += alt.invoked;
     if (alt.error !== undefined) o.error = o.error === undefined ? `after the frame ending at ${at}: ${alt.error}` : o.error;
   }
   return s.out;

@@ -100,9 +100,13 @@ function isStorageEntry(name: string): boolean {
 
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/;
 
-/** Does a stream that is not obviously a pickle import something the way a protocol 0/1 pickle does? */
+/**
+ * Does a stream that is not obviously a pickle work like one: import a well-formed `module\nname`
+ * and call it? Text whose first lines happen to read as a GLOBAL (a labels file "cat\ndog") does
+ * not get as far as a call.
+ */
 export function importsLikeAPickle(scan: PickleScan): boolean {
-  return scan.globals.some((g) => IDENT.test(g.module) && IDENT.test(g.name));
+  return scan.invoked > 0 && scan.globals.some((g) => IDENT.test(g.module) && IDENT.test(g.name));
 }
 
 /**

@@ -127,6 +127,8 @@ describe('benign files stay clean; what cannot be read is inconclusive', () => {
   it('text, raw tensors, gzip of a benign pickle and numeric .npy have no findings', async () => {
     expect((await scan('README.md', Buffer.from('config\nfoo bar\n# A model\n'))).findings).toEqual([]);
     expect((await scan('vocab.txt', Buffer.from('[PAD]\n[unused0]\nthe\n'))).findings).toEqual([]);
+    expect((await scan('labels.txt', Buffer.from('cat\ndog\nbird\nRabbit\n'))).findings).toEqual([]);
+    expect((await scan('marks.bin', Buffer.alloc(3 << 20, 0x28))).findings).toEqual([]);
     expect((await scan('notes.txt', Buffer.from('x^ not zlib\n'))).findings).toEqual([]);
     const raw = Buffer.alloc(4096);
     for (let i = 0; i < raw.length; i++) raw[i] = (i * 2654435761) >>> 24;

@@ -23,6 +23,7 @@ const COMMANDS: Record<string, Factory> = {
   init: async () => (await import('./init.js')).initCommand(),
   audit: async () => (await import('./audit.js')).auditCommand(),
   trust: async () => (await import('./trust.js')).trustCommand(),
+  scan: async () => (await import('./scan.js')).scanCommand(),
 };
 
 /** The first word that is not an option names the command (`help X` names X). */

@@ -5,7 +5,7 @@
 export interface Finding {
   /** Model-relative POSIX path of the file. */
   path: string;
-  severity: 'unsafe' | 'unknown' | 'info';
+  severity: 'unsafe' | 'inconclusive' | 'info';
   /** e.g. `pickle-global`, `pickle-unresolved`, `pickle-malformed`, `onnx-external-data`, `format-invalid`. */
   kind: string;
   detail: string;

@@ -55,6 +55,8 @@ export interface GgufInfo {
   /** Keys whose string value was too long to keep; value is its byte length. */
   longStrings: Record<string, number>;
   chatTemplateSha256?: string;
+  /** The template text (up to 4 MiB) for the template scan. */
+  chatTemplate?: string;
   architecture?: string;
   alignment: number;
   tensorCount: number;
@@ -159,6 +161,7 @@ export async function parseGguf(r: ByteReader): Promise<GgufInfo> {
   const metadata: Record<string, GgufValue> = Object.create(null) as Record<string, GgufValue>;
   const longStrings: Record<string, number> = {};
   let chatTemplateSha256: string | undefined;
+  let chatTemplate: string | undefined;
   for (let i = 0; i < kvCount; i++) {
     const k = await readString(c, 'metadata key', MAX_KEY);
     const key = k.text!;
@@ -172,6 +175,7 @@ export async function parseGguf(r: ByteReader): Promise<GgufInfo> {
       if (s.length > 64 << 20) throw formatError(F, `tokenizer.chat_template of ${s.length} bytes is implausibly large`);
       const bytes = s.bytes ?? (await r.read(start + 8, s.length));
       chatTemplateSha256 = createHash('sha256').update(bytes).digest('hex');
+      if (s.length <= 4 << 20) chatTemplate = Buffer.from(bytes).toString('utf8');
       metadata[key] = s.text ?? '';
       if (s.text === undefined) longStrings[key] = s.length;
       continue;
@@ -246,6 +250,7 @@ export async function parseGguf(r: ByteReader): Promise<GgufInfo> {
     ...(architecture !== undefined ? { architecture } : {}),
     ...(quantization !== undefined ? { quantization } : {}),
     ...(chatTemplateSha256 !== undefined ? { chatTemplateSha256 } : {}),
+    ...(chatTemplate !== undefined ? { chatTemplate } : {}),
   };
 }
 

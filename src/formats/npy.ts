@@ -19,7 +19,11 @@ export function isNpy(head: Uint8Array): boolean {
   return head.length >= 6 && head[0] === 0x93 && Buffer.from(head.subarray(1, 6)).toString('latin1') === 'NUMPY';
 }
 
-type Lit = string | number | boolean | null | Lit[] | { [k: string]: Lit };
+/** Python tuples stay distinguishable from lists: in a descr a tuple is a subarray, a list is fields. */
+class PyTuple {
+  constructor(readonly items: Lit[]) {}
+}
+type Lit = string | number | boolean | null | Lit[] | PyTuple | { [k: string]: Lit };
 
 /** Python literal subset that numpy writes in the header (`ast.literal_eval` input). */
 function parseLiteral(s: string): Lit {
@@ -58,7 +62,7 @@ function parseLiteral(s: string): Lit {
         else if (s[i] !== close) fail(`expected "," or "${close}"`);
       }
       depth--;
-      return c === '{' ? obj : items;
+      return c === '{' ? obj : c === '(' ? new PyTuple(items) : items;
     }
     if (c === "'" || c === '"') {
       const end = s.indexOf(c, i + 1);
@@ -81,10 +85,24 @@ function parseLiteral(s: string): Lit {
   return v;
 }
 
-function hasObject(descr: Lit): boolean {
-  if (typeof descr === 'string') return /O/.test(descr);
-  if (Array.isArray(descr)) return descr.some(hasObject);
-  return descr !== null && typeof descr === 'object';
+/**
+ * The scalar descrs numpy's own writer emits (`dtype.descr`): byte order, kind, size. Anything
+ * else is treated as possibly holding objects, because `numpy.dtype()` accepts many spellings
+ * of object ('O', 'object', 'object_', '|O8', 'f4,O', '(2,)O', ...) and an allow-list cannot
+ * miss one the way a /O/ match missed 'object'.
+ */
+const PLAIN_DESCR = /^[<>|=]?([biufcSUV]\d+|b1|[mM]8(\[\d*[a-zA-Z]+\])?)$/;
+
+/** Does loading this descr unpickle (numpy `descr_to_dtype`: str, (descr, shape) or [fields])? */
+function hasObject(descr: Lit, depth = 0): boolean {
+  if (depth > 32) return true;
+  if (typeof descr === 'string') return !PLAIN_DESCR.test(descr);
+  if (descr instanceof PyTuple) return descr.items.length !== 2 || hasObject(descr.items[0]!, depth + 1);
+  if (Array.isArray(descr)) {
+    // [(name, descr) | (name, descr, shape)]; the name may be a (title, name) tuple.
+    return descr.length === 0 ? false : descr.some((f) => !(f instanceof PyTuple) || f.items.length < 2 || f.items.length > 3 || hasObject(f.items[1]!, depth + 1));
+  }
+  return true;
 }
 
 export async function parseNpy(r: ByteReader): Promise<NpyInfo> {
@@ -107,13 +125,14 @@ export async function parseNpy(r: ByteReader): Promise<NpyInfo> {
   const bytes = await r.read(start, len);
   const text = major === 3 ? decodeUtf8(bytes, F, 'header') : Buffer.from(bytes).toString('latin1');
   const lit = parseLiteral(text.trim());
-  if (lit === null || typeof lit !== 'object' || Array.isArray(lit)) throw formatError(F, 'header is not a dict');
+  if (lit === null || typeof lit !== 'object' || Array.isArray(lit) || lit instanceof PyTuple) throw formatError(F, 'header is not a dict');
   const { descr, fortran_order: fortran, shape } = lit as Record<string, Lit>;
-  if (descr === undefined || typeof fortran !== 'boolean' || !Array.isArray(shape)) throw formatError(F, 'header lacks descr, fortran_order or shape');
-  if (!shape.every((d) => typeof d === 'number' && Number.isSafeInteger(d) && d >= 0) || shape.length > 64) throw formatError(F, 'shape is invalid');
-  const dims = shape as number[];
+  if (descr === undefined || typeof fortran !== 'boolean' || !(shape instanceof PyTuple || Array.isArray(shape))) throw formatError(F, 'header lacks descr, fortran_order or shape');
+  const raw = shape instanceof PyTuple ? shape.items : shape;
+  if (!raw.every((d) => typeof d === 'number' && Number.isSafeInteger(d) && d >= 0) || raw.length > 64) throw formatError(F, 'shape is invalid');
+  const dims = raw as number[];
   return {
-    format: 'npy', version: `${major}.${minor}`, descr: typeof descr === 'string' ? descr : JSON.stringify(descr), fortranOrder: fortran,
+    format: 'npy', version: `${major}.${minor}`, descr: typeof descr === 'string' ? descr : JSON.stringify(descr, (_k, v: unknown) => (v instanceof PyTuple ? v.items : v)), fortranOrder: fortran,
     shape: dims, objectDtype: hasObject(descr), dataOffset: start + len, elementCount: dims.reduce((a, d) => a * d, 1),
   };
 }

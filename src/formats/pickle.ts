@@ -12,8 +12,15 @@ const MAX_STACK = 1_000_000;
 const MAX_MEMO = 4_000_000;
 const MAX_OPS = 200_000_000;
 const MAX_STRING = 64 << 20;
-/** Legacy torch.save files are five consecutive pickles followed by raw storages. */
-const MAX_PICKLES = 5;
+/** Pickles per stream: a file of a million one-byte pickles is not a model. */
+const MAX_PICKLES = 100_000;
+/** The first of the five pickles of a legacy (pre-zip) `torch.save` file. */
+const LEGACY_TORCH_MAGIC = 0x1950a86a20f9469cfc6cn;
+/** Bytes per element of the legacy storage dtypes (`torch._utils._element_size`). */
+const ELEMENT_SIZE: Record<string, number> = {
+  F32: 4, F64: 8, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1, C64: 8, C128: 16,
+  QUINT8: 1, QINT8: 1, QINT32: 4, QUINT4X2: 1, QUINT2X4: 1,
+};
 
 type PV =
   | { t: 'str'; v: string }
@@ -37,6 +44,8 @@ export interface PickleGlobal {
   opcode: string;
   offset: number;
   verdict: GlobalVerdict;
+  /** Why an unsafe global is unsafe, with the published technique it matches. */
+  reason?: string;
 }
 
 export interface PickleIssue {
@@ -59,8 +68,12 @@ export interface PickleScan {
   /** Counts of the opcodes that call or construct (REDUCE, BUILD, NEWOBJ, INST, OBJ, EXT*, PERSID…). */
   calls: Record<string, number>;
   tensors: PickleTensor[];
-  /** Offset just after the last STOP. */
+  /** Calls (REDUCE, NEWOBJ, INST, OBJ) that completed on a resolved global: what makes bytes a working pickle. */
+  invoked: number;
+  /** Offset where the last complete pickle ended (its STOP, or the end of the FRAME around it). */
   end: number;
+  /** Legacy torch.save layout: five pickles, then raw storages that were walked record by record. */
+  legacyTorch?: boolean;
   /** Set when the stream was malformed; globals seen before the error are kept. */
   error?: string;
 }
@@ -70,6 +83,10 @@ const CALL_OPS = new Set(['REDUCE', 'BUILD', 'NEWOBJ', 'NEWOBJ_EX', 'INST', 'OBJ
 class Machine {
   stack: Slot[] = [];
   memo = new Map<number, PV>();
+  /** End of the current FRAME: the loader reads whole frames, so the next pickle starts after it. */
+  frameEnd = 0;
+  /** Storage key → dtype, from the persistent ids of a legacy torch.save object pickle. */
+  storages = new Map<string, string>();
   constructor(readonly c: Cursor, readonly out: PickleScan) {}
 
   push(v: PV): void {
@@ -150,7 +167,8 @@ class Machine {
 
   global(module: string, name: string, op: string, offset: number): PV {
     if (this.out.globals.length < 100_000) {
-      this.out.globals.push({ module, name, opcode: op, offset, verdict: judgeGlobal(module, name) });
+      const j = judgeGlobal(module, name);
+      this.out.globals.push({ module, name, opcode: op, offset, verdict: j.verdict, ...(j.reason ? { reason: j.reason } : {}) });
     }
     return { t: 'global', module, name };
   }
@@ -189,11 +207,17 @@ class Machine {
   }
 }
 
-/** Runs one pickle from the cursor's position to its STOP. Returns the protocol it declared. */
-async function runOne(m: Machine): Promise<number> {
+/**
+ * Runs one pickle from the cursor's position to its STOP: the protocol it declared and the value
+ * it returns. Every pickle gets a fresh stack and memo, as `pickle.load` gives it: a memo carried
+ * over would resolve a BINGET to the previous pickle's strings instead of failing closed.
+ */
+async function runOne(m: Machine): Promise<{ protocol: number; value: PV }> {
   const { c, out } = m;
   let protocol = 0;
   m.stack = [];
+  m.memo = new Map();
+  m.frameEnd = 0;
   for (let ops = 0; ; ops++) {
     if (ops > MAX_OPS) throw formatError(F, `more than ${MAX_OPS} opcodes`);
     const offset = c.pos;
@@ -207,9 +231,17 @@ async function runOne(m: Machine): Promise<number> {
         if (protocol > 5) throw formatError(F, `unsupported protocol ${protocol} at offset ${offset}`);
         break;
       }
-      case 0x95: await m.u64('FRAME length'); break; // FRAME: framing only
-      case 0x2e: return protocol; // STOP
-      case 0x28: m.stack.push(MARK); break; // MARK
+      case 0x95: { // FRAME: the loader reads the whole frame before running it
+        const len = await m.u64('FRAME length');
+        if (c.pos + len > c.limit) throw formatError(F, `FRAME of ${len} bytes at offset ${offset} passes the end of the data`);
+        m.frameEnd = c.pos + len;
+        break;
+      }
+      case 0x2e: return { protocol, value: m.stack.length > 0 ? m.top() : { t: 'unknown' } }; // STOP
+      case 0x28: // MARK
+        if (m.stack.length >= MAX_STACK) throw formatError(F, `stack deeper than ${MAX_STACK}`);
+        m.stack.push(MARK);
+        break;
       case 0x30: { // POP
         const v = m.stack.pop();
         if (v === undefined) throw formatError(F, `stack underflow at offset ${offset}`);
@@ -285,6 +317,7 @@ async function runOne(m: Machine): Promise<number> {
         count('INST');
         m.popMark();
         m.global(module, name, 'INST', offset);
+        out.invoked++;
         m.push({ t: 'object' });
         break;
       }
@@ -293,6 +326,7 @@ async function runOne(m: Machine): Promise<number> {
         const items = m.popMark();
         const cls = items[0];
         if (!cls || cls.t !== 'global') out.unresolved.push({ opcode: 'OBJ', offset, reason: 'class is not a resolved global' });
+        else out.invoked++;
         m.push({ t: 'object' });
         break;
       }
@@ -301,6 +335,7 @@ async function runOne(m: Machine): Promise<number> {
         const args = m.pop();
         const fn = m.pop();
         if (fn.t !== 'global') out.unresolved.push({ opcode: 'REDUCE', offset, reason: `callable is not a resolved global (${fn.t})` });
+        else out.invoked++;
         m.push(m.call(fn, args));
         break;
       }
@@ -309,6 +344,7 @@ async function runOne(m: Machine): Promise<number> {
         m.pop();
         const cls = m.pop();
         if (cls.t !== 'global') out.unresolved.push({ opcode: 'NEWOBJ', offset, reason: `class is not a resolved global (${cls.t})` });
+        else out.invoked++;
         m.push({ t: 'object' });
         break;
       }
@@ -318,6 +354,7 @@ async function runOne(m: Machine): Promise<number> {
         m.pop();
         const cls = m.pop();
         if (cls.t !== 'global') out.unresolved.push({ opcode: 'NEWOBJ_EX', offset, reason: `class is not a resolved global (${cls.t})` });
+        else out.invoked++;
         m.push({ t: 'object' });
         break;
       }
@@ -335,7 +372,17 @@ async function runOne(m: Machine): Promise<number> {
         m.push({ t: 'persid', pid: { t: 'str', v: await m.line() } });
         break;
       }
-      case 0x51: count('BINPERSID'); m.push({ t: 'persid', pid: m.pop() }); break;
+      case 0x51: { // BINPERSID
+        count('BINPERSID');
+        const pid = m.pop();
+        // Legacy torch persistent ids: ('storage', storage_type, key, location, numel, view_metadata).
+        if (pid.t === 'tuple' && pid.items[0]?.t === 'str' && pid.items[0].v === 'storage' && pid.items[1]?.t === 'global' && pid.items[2]?.t === 'str') {
+          const dtype = storageDtype(pid.items[1].module, pid.items[1].name);
+          if (dtype !== undefined && m.storages.size < 1_000_000) m.storages.set(pid.items[2].v, dtype);
+        }
+        m.push({ t: 'persid', pid });
+        break;
+      }
       case 0x82: case 0x83: case 0x84: { // EXT1/2/4: copyreg extension registry, not resolvable offline
         const name = op === 0x82 ? 'EXT1' : op === 0x83 ? 'EXT2' : 'EXT4';
         count(name);
@@ -358,35 +405,116 @@ async function runOne(m: Machine): Promise<number> {
 }
 
 export function emptyScan(): PickleScan {
-  return { pickles: 0, protocol: 0, globals: [], unresolved: [], calls: {}, tensors: [], end: 0 };
+  return { pickles: 0, protocol: 0, globals: [], unresolved: [], calls: {}, tensors: [], invoked: 0, end: 0 };
+}
+
+/** Bytes per element of a legacy storage dtype, for walking raw storages. */
+export function elementSize(dtype: string): number | undefined {
+  return ELEMENT_SIZE[dtype];
+}
+
+export type PickleValue = PV;
+
+/**
+ * One file position read the way a loader reads it: `load()` runs one pickle (as one
+ * `pickle.load(f)` call), the other methods read the raw records loaders put between pickles.
+ * Findings accumulate in `out`; errors throw FORMAT_INVALID for the caller to record.
+ */
+export class PickleStream {
+  readonly out = emptyScan();
+  private readonly m: Machine;
+  constructor(private readonly r: ByteReader, start = 0) {
+    this.m = new Machine(new Cursor(r, F, start, r.size, 1 << 16), this.out);
+  }
+  /** End of the FRAME the last pickle stopped in (0 if none). */
+  frameEnd = 0;
+  get pos(): number {
+    return this.m.c.pos;
+  }
+  get atEnd(): boolean {
+    return this.m.c.pos >= this.r.size;
+  }
+  /** Storage key → dtype seen in persistent ids so far. */
+  get storages(): ReadonlyMap<string, string> {
+    return this.m.storages;
+  }
+  async load(): Promise<PV> {
+    if (this.out.pickles >= MAX_PICKLES) throw formatError(F, `more than ${MAX_PICKLES} pickles`);
+    const { protocol, value } = await runOne(this.m);
+    this.out.protocol = Math.max(this.out.protocol, protocol);
+    this.out.pickles++;
+    this.frameEnd = this.m.frameEnd;
+    this.out.end = this.m.c.pos;
+    return value;
+  }
+  /** A little-endian 64-bit count (non-negative, safe integer). */
+  async int64(what: string): Promise<number> {
+    return this.m.u64(what);
+  }
+  async int32(): Promise<number> {
+    return this.m.i32();
+  }
+  skip(n: number): void {
+    this.m.c.skip(n);
+    this.out.end = this.m.c.pos;
+  }
 }
 
 /**
  * Scans the pickle stream at `start`. Malformed streams do not throw: the error is recorded with
- * every global seen before it, because a broken stream may already have run code when loaded.
- * `consecutive` follows legacy torch.save files (several pickles back to back).
+ * every global seen before it, because a broken stream has already run what came before the
+ * error when loaded. `consecutive`: every pickle until the bytes end, whatever its protocol (a
+ * second `pickle.load` on the same file, legacy torch.save's five pickles); a legacy torch.save
+ * file's raw storages after its fifth pickle are walked record by record, not parsed as opcodes.
  */
 export async function scanPickle(r: ByteReader, start = 0, opts: { consecutive?: boolean } = {}): Promise<PickleScan> {
-  const out = emptyScan();
-  const c = new Cursor(r, F, start, r.size, 1 << 16);
-  const m = new Machine(c, out);
+  const s = new PickleStream(r, start);
+  /**
+   * Where the next `pickle.load` starts after a STOP inside a FRAME depends on the file object:
+   * a real file (it has `peek`) continues right after STOP, a BytesIO after the whole frame.
+   * Both are scanned.
+   */
+  const alternates: number[] = [];
   try {
-    for (let i = 0; i < (opts.consecutive ? MAX_PICKLES : 1); i++) {
-      if (i > 0) {
-        // Only continue into another pickle if one plainly starts here.
-        if (c.pos + 2 > r.size) break;
-        const head = await r.read(c.pos, 2);
-        if (head[0] !== 0x80 || head[1]! > 5) break;
-      }
-      const proto = await runOne(m);
-      out.protocol = Math.max(out.protocol, proto);
-      out.pickles++;
-      out.end = c.pos;
-    }
+    do {
+      const value = await s.load();
+      if (!opts.consecutive) break;
+      if (s.frameEnd > s.pos && alternates.length < 16) alternates.push(s.frameEnd);
+      if (s.out.pickles === 1 && value.t === 'int' && value.v === LEGACY_TORCH_MAGIC) s.out.legacyTorch = true;
+      if (s.out.legacyTorch && s.out.pickles === 5) await skipLegacyStorages(s, value);
+    } while (!s.atEnd);
   } catch (err) {
-    out.error = err instanceof Error ? err.message : String(err);
+    s.out.error = err instanceof Error ? err.message : String(err);
   }
-  return out;
+  for (const at of alternates) {
+    if (at >= r.size) continue;
+    const alt = await scanPickle(r, at, opts);
+    const o = s.out;
+    o.globals.push(...alt.globals.slice(0, 100_000 - o.globals.length));
+    o.unresolved.push(...alt.unresolved);
+    for (const [k, v] of Object.entries(alt.calls)) o.calls[k] = (o.calls[k] ?? 0) + v;
+    o.pickles += alt.pickles;
+    o.invoked += alt.invoked;
+    if (alt.error !== undefined) o.error = o.error === undefined ? `after the frame ending at ${at}: ${alt.error}` : o.error;
+  }
+  return s.out;
+}
+
+/**
+ * After its fifth pickle (the storage keys), a legacy torch.save file holds one record per key:
+ * an int64 element count and the raw elements (`_write_file`). Anything after them is scanned as
+ * further pickles; a record that cannot be followed is an error, not a reason to stop looking.
+ */
+async function skipLegacyStorages(s: PickleStream, keys: PV): Promise<void> {
+  if (keys.t !== 'list') throw formatError(F, 'legacy torch.save storage keys are not a list');
+  for (const k of keys.items) {
+    const dtype = k.t === 'str' ? s.storages.get(k.v) : undefined;
+    const size = dtype !== undefined ? ELEMENT_SIZE[dtype] : undefined;
+    if (size === undefined) throw formatError(F, `legacy torch.save storage ${k.t === 'str' ? JSON.stringify(k.v) : k.t} has no known element type`);
+    const bytes = (await s.int64('legacy storage size')) * size;
+    if (!Number.isSafeInteger(bytes)) throw formatError(F, 'legacy storage size is out of range');
+    s.skip(bytes);
+  }
 }
 
 /** Does this look like the start of a pickle with a PROTO opcode (0x80 0x00–0x05)? */

@@ -88,7 +88,9 @@ export class ProtoReader {
     if (wire === 0) {
       out.push(await this.int64());
     } else if (wire === 2) {
-      const stop = this.c.pos + (await this.len(end));
+      // Not `pos + (await len())`: the left operand would be read before len() moves past the length.
+      const n = await this.len(end);
+      const stop = this.c.pos + n;
       while (this.c.pos < stop) out.push(await this.int64());
       if (this.c.pos !== stop) throw formatError(this.format, 'packed field overruns its length');
     } else {

@@ -1,7 +1,8 @@
-import { bufferReader, type ByteReader } from './reader.js';
+import { bufferReader, formatError, type ByteReader } from './reader.js';
 import type { Finding } from './finding.js';
-import { emptyScan, looksLikePickle, scanPickle, summarizeTensors, type PickleScan } from './pickle.js';
-import { isNpy, parseNpy } from './npy.js';
+import { elementSize, emptyScan, looksLikePickle, PickleStream, scanPickle, summarizeTensors, type PickleScan } from './pickle.js';
+import { storageDtype } from './pickle-globals.js';
+import { isNpy, parseNpy, type NpyInfo } from './npy.js';
 import { readZipDirectory, readZipEntry, readZipEntryHead, type ZipEntry } from './zip.js';
 
 /** data.pkl of even very large checkpoints is a few MB; anything near this is hostile. */
@@ -32,14 +33,16 @@ export function pickleFindings(path: string, where: string, scan: PickleScan): F
     seen.add(full);
     out.push({
       path, severity: g.verdict, kind: 'pickle-global', global: full,
-      detail: `${where}pickle global ${full} is not on the PyTorch weights_only allow-list (${g.opcode} at offset ${g.offset})`,
+      detail: g.reason
+        ? `${where}pickle global ${full} ${g.reason} (${g.opcode} at offset ${g.offset})`
+        : `${where}pickle global ${full} is not on the PyTorch weights_only allow-list (${g.opcode} at offset ${g.offset})`,
     });
   }
   for (const u of scan.unresolved.slice(0, 20)) {
-    out.push({ path, severity: 'unknown', kind: 'pickle-unresolved', detail: `${where}${u.opcode} at offset ${u.offset}: ${u.reason}` });
+    out.push({ path, severity: 'inconclusive', kind: 'pickle-unresolved', detail: `${where}${u.opcode} at offset ${u.offset}: ${u.reason}` });
   }
   if (scan.error !== undefined) {
-    out.push({ path, severity: 'unknown', kind: 'pickle-malformed', detail: `${where}pickle stream is malformed: ${scan.error}` });
+    out.push({ path, severity: 'inconclusive', kind: 'pickle-malformed', detail: `${where}pickle stream is malformed: ${scan.error}` });
   }
   return out;
 }
@@ -57,16 +60,63 @@ export async function analyzePickleFile(path: string, r: ByteReader): Promise<{ 
   return { facts: mergePickleFacts([scan]), findings: pickleFindings(path, '', scan) };
 }
 
+/**
+ * The `storages` and `tensors` members of the pre-zip tar layout, read as torch's `legacy_load`
+ * reads them: a count pickle, then per record an argument pickle followed by raw bytes (storage
+ * data: int64 element count and the elements; tensor: int32 ndim, 4 bytes, sizes, strides,
+ * offset). Whatever follows the records is scanned as further pickles.
+ */
+export async function walkLegacyTarMember(name: 'storages' | 'tensors', r: ByteReader): Promise<PickleScan> {
+  const s = new PickleStream(r);
+  try {
+    const count = await s.load();
+    if (count.t !== 'int' || count.v < 0n || count.v > 10_000_000n) throw formatError('pickle', `legacy ${name} count is not a small integer`);
+    for (let i = 0; i < Number(count.v); i++) {
+      const args = await s.load();
+      if (name === 'storages') {
+        const cls = args.t === 'tuple' ? args.items[2] : undefined;
+        const dtype = cls?.t === 'global' ? storageDtype(cls.module, cls.name) : undefined;
+        const size = dtype === undefined ? undefined : elementSize(dtype);
+        if (size === undefined) throw formatError('pickle', `legacy storage record ${i} has no known storage type`);
+        const bytes = (await s.int64('legacy storage size')) * size;
+        if (!Number.isSafeInteger(bytes)) throw formatError('pickle', 'legacy storage size is out of range');
+        s.skip(bytes);
+      } else {
+        const ndim = await s.int32();
+        if (ndim < 0 || ndim > 64) throw formatError('pickle', `legacy tensor record ${i} has ${ndim} dimensions`);
+        s.skip(4 + 16 * ndim + 8);
+      }
+    }
+    while (!s.atEnd) await s.load();
+  } catch (err) {
+    s.out.error = err instanceof Error ? err.message : String(err);
+  }
+  return s.out;
+}
+
 function isStorageEntry(name: string): boolean {
   return /^[^/]+\/data\/[^/]+$/.test(name) || /^data\/[^/]+$/.test(name);
 }
 
+const IDENT = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/;
+
 /**
- * PyTorch zip checkpoints, TorchScript archives and .npz: every entry whose bytes start like a
- * pickle is scanned whatever its name (GHSA-769v); storages are raw bytes that may start like
- * one by chance, so a storage is only reported when it parses as a pickle with globals.
+ * Does a stream that is not obviously a pickle work like one: import a well-formed `module\nname`
+ * and call it? Text whose first lines happen to read as a GLOBAL (a labels file "cat\ndog") does
+ * not get as far as a call.
  */
-export async function analyzeZipModel(path: string, r: ByteReader): Promise<{ info: ZipModelInfo; findings: Finding[] }> {
+export function importsLikeAPickle(scan: PickleScan): boolean {
+  return scan.invoked > 0 && scan.globals.some((g) => IDENT.test(g.module) && IDENT.test(g.name));
+}
+
+/**
+ * PyTorch zip checkpoints, TorchScript archives and .npz: every entry is judged by content
+ * (GHSA-769v). torch finds `data.pkl` case-insensitively (miniz without its case-sensitive flag),
+ * so `DATA.PKL` is the same record; protocol 0/1 pickles have no header, so entries that are not
+ * storages are read as pickles when they import like one. Storages are raw bytes that may start
+ * like a pickle by chance, so a storage is only reported when it parses as one with globals.
+ */
+export async function analyzeZipModel(path: string, r: ByteReader, outer = ''): Promise<{ info: ZipModelInfo; findings: Finding[]; scans: PickleScan[] }> {
   const entries = await readZipDirectory(r);
   const findings: Finding[] = [];
   const scans: PickleScan[] = [];
@@ -75,55 +125,63 @@ export async function analyzeZipModel(path: string, r: ByteReader): Promise<{ in
   let npyCount = 0;
   for (const e of entries) {
     if (e.name.endsWith('/')) continue;
-    if (/(^|\/)code\/.+\.py$/.test(e.name)) torchScript = true;
+    if (/(^|\/)code\/.+\.py$/i.test(e.name)) torchScript = true;
+    const where = `${outer}entry "${e.name}": `;
     let head: Uint8Array;
     try {
-      head = e.uncompressedSize === 0 ? new Uint8Array(0) : await readZipEntryHead(r, e, 8);
+      head = e.uncompressedSize === 0 ? new Uint8Array(0) : await readZipEntryHead(r, e, Math.min(e.uncompressedSize, 1 << 20));
     } catch (err) {
-      findings.push({ path, severity: 'unknown', kind: 'archive-entry', detail: `entry "${e.name}" cannot be read: ${(err as Error).message}` });
+      findings.push({ path, severity: 'inconclusive', kind: 'archive-entry', detail: `${where}cannot be read: ${(err as Error).message}` });
       continue;
     }
-    const where = `entry "${e.name}": `;
     if (isNpy(head)) {
       npyCount++;
-      findings.push(...(await npyEntry(path, r, e, where)));
+      findings.push(...(await npyEntry(path, r, e, where, head)));
       continue;
     }
-    if (!looksLikePickle(head) && !e.name.endsWith('.pkl')) continue;
-    if (e.name.endsWith('data.pkl')) sawDataPkl = true;
+    const pickleNamed = /\.pkl$/i.test(e.name);
+    if (!looksLikePickle(head) && !pickleNamed) {
+      if (isStorageEntry(e.name) || head.length === 0) continue;
+      if (!importsLikeAPickle(await scanPickle(bufferReader(head), 0, { consecutive: true }))) continue;
+    }
+    if (/(^|\/)data\.pkl$/i.test(e.name)) sawDataPkl = true;
     let bytes: Uint8Array;
     try {
       bytes = await readZipEntry(r, e, MAX_PICKLE_ENTRY);
     } catch (err) {
-      findings.push({ path, severity: 'unknown', kind: 'pickle-malformed', detail: `${where}cannot be read: ${(err as Error).message}` });
+      findings.push({ path, severity: 'inconclusive', kind: 'pickle-malformed', detail: `${where}cannot be read: ${(err as Error).message}` });
       continue;
     }
-    const scan = await scanPickle(bufferReader(bytes), 0, { consecutive: false });
+    const scan = await scanPickle(bufferReader(bytes), 0, { consecutive: true });
     if (isStorageEntry(e.name) && (scan.error !== undefined || scan.globals.length === 0)) continue;
     scans.push(scan);
     findings.push(...pickleFindings(path, where, scan));
   }
   if (torchScript) {
-    findings.push({ path, severity: 'unknown', kind: 'torchscript-code', detail: 'TorchScript archive: contains code/ that torch.jit.load compiles and runs' });
+    findings.push({ path, severity: 'inconclusive', kind: 'torchscript-code', detail: `${outer}TorchScript archive: contains code/ that torch.jit.load compiles and runs` });
   }
   const format = sawDataPkl ? 'pytorch-zip' : npyCount > 0 && npyCount === entries.length ? 'npz' : 'zip';
-  return { info: { format, entries: entries.length, torchScript, pickle: mergePickleFacts(scans.length ? scans : [emptyScan()]) }, findings };
+  return { info: { format, entries: entries.length, torchScript, pickle: mergePickleFacts(scans.length ? scans : [emptyScan()]) }, findings, scans };
 }
 
-async function npyEntry(path: string, r: ByteReader, e: ZipEntry, where: string): Promise<Finding[]> {
+/** The pickle inside an object-dtype .npy (`descr` parsed, see npy.ts). */
+export async function npyFindings(path: string, where: string, r: ByteReader, info: NpyInfo): Promise<{ findings: Finding[]; scan?: PickleScan }> {
+  if (!info.objectDtype) return { findings: [] };
+  const scan = await scanPickle(r, info.dataOffset);
+  return {
+    findings: [{ path, severity: 'info', kind: 'npy-object-dtype', detail: `${where}object dtype (descr ${info.descr}): numpy.load(allow_pickle=True) unpickles the payload` }, ...pickleFindings(path, where, scan)],
+    scan,
+  };
+}
+
+async function npyEntry(path: string, r: ByteReader, e: ZipEntry, where: string, head: Uint8Array): Promise<Finding[]> {
   // The header is at most 1 MiB; only object arrays need the whole entry.
-  const head = await readZipEntryHead(r, e, Math.min(e.uncompressedSize, 1 << 20));
   let info;
   try {
     info = await parseNpy(bufferReader(head));
   } catch (err) {
-    return [{ path, severity: 'unknown', kind: 'format-invalid', detail: `${where}${(err as Error).message}` }];
+    return [{ path, severity: 'inconclusive', kind: 'format-invalid', detail: `${where}${(err as Error).message}` }];
   }
   if (!info.objectDtype) return [];
-  const bytes = await readZipEntry(r, e, MAX_PICKLE_ENTRY);
-  const scan = await scanPickle(bufferReader(bytes), info.dataOffset);
-  return [
-    { path, severity: 'info', kind: 'npy-object-dtype', detail: `${where}object dtype: loading needs allow_pickle=True` },
-    ...pickleFindings(path, where, scan),
-  ];
+  return (await npyFindings(path, where, bufferReader(await readZipEntry(r, e, MAX_PICKLE_ENTRY)), info)).findings;
 }

@@ -169,3 +169,15 @@ export function decodeUtf8(bytes: Uint8Array, format: string, what: string): str
     throw formatError(format, `${what} is not valid UTF-8`);
   }
 }
+
+/** A window of another reader: a tar member, an embedded stream. */
+export function sliceReader(r: ByteReader, start: number, size: number): ByteReader {
+  checkRange(r.size, start, size);
+  return {
+    size,
+    async read(offset, length) {
+      checkRange(size, offset, length);
+      return r.read(start + offset, length);
+    },
+  };
+}

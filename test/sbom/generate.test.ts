@@ -49,6 +49,8 @@ describe('SBOM generation', () => {
     expect(m.pedigree).toEqual({ ancestors: [{ type: 'machine-learning-model', group: 'meta-llama', name: 'Llama-3.2-1B', purl: 'pkg:huggingface/meta-llama/Llama-3.2-1B' }], notes: 'base_model_relation=finetune' });
     expect(bom.components).toContainEqual({ 'bom-ref': 'dataset:0', type: 'data', name: 'wikitext', data: [{ type: 'dataset', name: 'wikitext' }] });
     expect(bom.compositions).toEqual([{ aggregate: 'complete', assemblies: ['model'] }]);
+    // metadata.component names the model itself (same name, version and root digest as the model component).
+    expect(bom.metadata.component).toEqual({ type: 'machine-learning-model', name: m.name, version: m.version, hashes: m.hashes });
 
     const manifest = await serializeDirectory(dir, { method: 'files', hashType: 'sha256', allowSymlinks: false, ignorePaths: [] });
     const files = m.components!.filter((c) => c.type === 'file');

@@ -192,7 +192,7 @@ export function buildCycloneDx(input: SbomInput, specVersion: CdxSpecVersion): C
       { name: 'modelseal:oms:serialization', value: 'files' },
       { name: 'modelseal:scan:result', value: allFindings.some((f) => f.severity !== 'info') ? 'fail' : 'pass' },
       ...prop('modelseal:scan:unsafe', allFindings.filter((f) => f.severity === 'unsafe').length),
-      ...prop('modelseal:scan:unknown', allFindings.filter((f) => f.severity === 'unknown').length),
+      ...prop('modelseal:scan:inconclusive', allFindings.filter((f) => f.severity === 'inconclusive').length),
       ...(facts.remoteCode ? [{ name: 'modelseal:trust_remote_code', value: 'required' }] : []),
     ],
     components: [...input.resources.map((r) => fileComponent(r, byPath.get(r.name))), ...templateComponents],
@@ -207,6 +207,9 @@ export function buildCycloneDx(input: SbomInput, specVersion: CdxSpecVersion): C
       timestamp: input.timestamp.toISOString(),
       lifecycles: [{ phase: 'post-build' }],
       tools: { components: [{ type: 'application', name: 'modelseal', version: input.toolVersion }] },
+      // The subject of the BOM. No bom-ref: the full model component (files, card, pedigree) is the
+      // one in `components` with ref "model", and refs must be unique across the BOM.
+      component: { type: 'machine-learning-model', name: facts.name, version: `sha256:${input.rootDigest}`, hashes: [{ alg: 'SHA-256', content: input.rootDigest }] },
     },
     components: [
       model,

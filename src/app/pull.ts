@@ -5,8 +5,6 @@ import { pipeline } from 'node:stream/promises';
 import { ModelsealError } from '../errors.js';
 import { FollowHasherPool } from '../hashing/follow.js';
 import { assertReportClean, compareResources } from '../model/compare.js';
-import { manifestForListing, planFetch } from '../model/plan.js';
-import { modelScope } from '../model/scope.js';
 import type { Manifest, Resource } from '../model/types.js';
 import { FollowedWriter } from '../placement/followed-writer.js';
 import type { Receipt } from '../placement/receipt.js';
@@ -18,6 +16,7 @@ import { requireObjectLock, runChecks, type CheckFacts, type StagedModel } from 
 import { chooseSignature, verifyOmsSignatures, type VerifiedCandidate } from '../trust/select.js';
 import type { TrustDecision } from '../trust/types.js';
 import { TOOL_ID } from '../version.js';
+import { planForSignature } from './plan.js';
 import { signsFiles, verifyInPlace } from './verify.js';
 
 export interface PullOptions {
@@ -87,7 +86,7 @@ export async function pull(opts: PullOptions): Promise<PullResult> {
     const candidates = await source.signatures();
     const found = await verifyOmsSignatures(candidates, trust.authorities);
     const entries = await source.list();
-    const { chosen, fitted } = chooseSignature(found, (v) => plan(v, entries, resolved, trust));
+    const { chosen, fitted } = chooseSignature(found, (v) => planForSignature(v, entries, resolved, trust));
     const { manifest, wanted, ignores } = fitted;
     if (trust.requirements.requireObjectLock) requireObjectLock(wanted, opts.reference);
 
@@ -126,18 +125,6 @@ async function writeReceipt(opts: PullOptions, receipt: Receipt, placedAt: strin
   await writeReceiptFile(receiptPath, JSON.stringify(receipt, null, 2) + '\n', placedAt);
   if (opts.receiptSigner) await writeReceiptFile(receiptBundlePath(receiptPath), await signReceipt(receipt, opts.receiptSigner), placedAt);
   return receiptPath;
-}
-
-/** What to fetch for one verified signature, or the reason it does not sign these files. */
-function plan(v: VerifiedCandidate, entries: SourceEntry[], resolved: ResolvedSource, trust: TrustDecision) {
-  const scope = modelScope({
-    signed: v.verified.manifest.serialization.ignorePaths,
-    ...(resolved.tree ? { gitPaths: resolved.tree.gitPaths, signatureFiles: resolved.tree.signatureFiles } : {}),
-  });
-  const inScope = entries.filter((e) => scope.isModelFile(e.path));
-  // Single-file signatures name the file "." (trap T5): the source lists it by its name.
-  const manifest = manifestForListing(v.verified.manifest, inScope.map((e) => e.path));
-  return { manifest, wanted: planFetch(manifest, inScope, trust.requirements.ignoreUnsignedFiles), ignores: scope.ignores };
 }
 
 async function fetchIntoStaging(

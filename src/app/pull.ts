@@ -5,6 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { ModelsealError } from '../errors.js';
 import { FollowHasherPool } from '../hashing/follow.js';
 import { assertReportClean, compareResources } from '../model/compare.js';
+import { resourcesOf } from '../model/serialize.js';
 import type { Manifest, Resource } from '../model/types.js';
 import { FollowedWriter } from '../placement/followed-writer.js';
 import type { Receipt } from '../placement/receipt.js';
@@ -149,7 +150,7 @@ async function fetchIntoStaging(
     const dest = staging.pathFor(file.path);
     await mkdir(path.dirname(dest), { recursive: true, mode: 0o700 });
     // Download on this thread, hash on a worker that follows the staging file as it grows.
-    const followed = hashers.follow(dest, file.path, s.method, s.hashType, s.shardSize ?? 0);
+    const followed = hashers.follow(dest, s.hashType, s.method === 'shards' ? (s.shardSize ?? 0) : 0);
     const writer = new FollowedWriter(dest, followed);
     try {
       await pipeline(file.stream, writer, { signal: opts.signal });
@@ -157,7 +158,7 @@ async function fetchIntoStaging(
       followed.abort();
       throw err;
     }
-    const got = await followed.finish(writer.bytes);
+    const got = resourcesOf(file.path, s.method, s.hashType, await followed.finish(writer.bytes));
     // Fail fast on the first wrong file rather than after the whole model has downloaded.
     for (const r of got) {
       const want = expected.get(r.name);

@@ -1,5 +1,7 @@
 import { ModelsealError } from '../errors.js';
-import type { HashAlgorithm } from '../model/types.js';
+
+/** The hash algorithms OMS manifests name (model/types re-exports this). */
+export type HashAlgorithm = 'sha256' | 'blake2b';
 
 /** OMS hash names → OpenSSL names. BLAKE3 is not in Node's OpenSSL: refuse rather than guess. */
 export function opensslName(alg: HashAlgorithm | string): string {

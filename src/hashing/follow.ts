@@ -1,13 +1,11 @@
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { ModelsealError } from '../errors.js';
-import { shardName } from '../model/names.js';
-import type { HashAlgorithm, Resource, SerializationMethod } from '../model/types.js';
-import { opensslName } from './algorithms.js';
+import { opensslName, type HashAlgorithm } from './algorithms.js';
 import { FOLLOW_SOURCE } from './follow-source.js';
 
 interface Waiter {
-  resolve: (shards: Array<{ start: number; end: number; digest: string }>) => void;
+  resolve: (shards: RangeDigest[]) => void;
   reject: (e: unknown) => void;
 }
 
@@ -23,14 +21,14 @@ export class FollowHasherPool {
 
   constructor(private readonly size: number = os.availableParallelism()) {}
 
-  /** Start following a staging file; returns the handle the writer reports progress to. */
-  follow(file: string, rel: string, method: SerializationMethod, hashType: HashAlgorithm, shardSize: number): FollowedFile {
+  /** Start following a staging file (`shardSize` 0: the whole file); returns the handle the writer reports progress to. */
+  follow(file: string, hashType: HashAlgorithm, shardSize: number): FollowedFile {
     const worker = this.worker();
     const id = this.nextId++;
-    worker.postMessage({ type: 'open', id, path: file, alg: opensslName(hashType), shardSize: method === 'shards' ? shardSize : 0 });
-    const done = new Promise<Array<{ start: number; end: number; digest: string }>>((resolve, reject) => this.waiters.set(id, { resolve, reject }));
+    worker.postMessage({ type: 'open', id, path: file, alg: opensslName(hashType), shardSize });
+    const done = new Promise<RangeDigest[]>((resolve, reject) => this.waiters.set(id, { resolve, reject }));
     done.catch(() => undefined);
-    return new FollowedFile(worker, id, rel, method, hashType, done);
+    return new FollowedFile(worker, id, done);
   }
 
   async close(): Promise<void> {
@@ -42,7 +40,7 @@ export class FollowHasherPool {
     if (this.workers.length < this.size) {
       // The workers allocate one 4 MiB buffer and small messages: a small young generation keeps RSS flat.
       const w = new Worker(FOLLOW_SOURCE, { eval: true, resourceLimits: { maxYoungGenerationSizeMb: 2 } });
-      w.on('message', (m: { id: number; shards?: Array<{ start: number; end: number; digest: string }>; error?: string }) => {
+      w.on('message', (m: { id: number; shards?: RangeDigest[]; error?: string }) => {
         const waiter = this.waiters.get(m.id);
         this.waiters.delete(m.id);
         if (!waiter) return;
@@ -62,14 +60,18 @@ export class FollowHasherPool {
   }
 }
 
+/** A byte range of a file and its digest (lowercase hex). */
+export interface RangeDigest {
+  start: number;
+  end: number;
+  digest: string;
+}
+
 export class FollowedFile {
   constructor(
     private readonly worker: Worker,
     private readonly id: number,
-    private readonly rel: string,
-    private readonly method: SerializationMethod,
-    private readonly hashType: HashAlgorithm,
-    private readonly done: Promise<Array<{ start: number; end: number; digest: string }>>,
+    private readonly done: Promise<RangeDigest[]>,
   ) {}
 
   /** Bytes [0, size) are on disk. */
@@ -77,13 +79,10 @@ export class FollowedFile {
     this.worker.postMessage({ type: 'grow', id: this.id, size });
   }
 
-  /** The file is complete at `size` bytes: its resources, named as the serializer names them. */
-  async finish(size: number): Promise<Resource[]> {
+  /** The file is complete at `size` bytes: the digest of each range (one range for a whole file). */
+  async finish(size: number): Promise<RangeDigest[]> {
     this.worker.postMessage({ type: 'end', id: this.id, size });
-    const shards = await this.done;
-    if (this.method === 'files') return [{ name: this.rel, algorithm: this.hashType, digest: shards[0]!.digest }];
-    // Empty files have no shard (trap T4).
-    return shards.filter((s) => s.end > s.start).map((s) => ({ name: shardName(this.rel, s.start, s.end), algorithm: this.hashType, digest: s.digest }));
+    return this.done;
   }
 
   abort(): void {

@@ -64,3 +64,9 @@ export async function serializeDirectory(dir: string, opts: SerializeOptions): P
     resources: sortForSigning(resources),
   };
 }
+
+/** A file's range digests named as the serializer names them (empty files have no shard, trap T4). */
+export function resourcesOf(rel: string, method: SerializationMethod, hashType: HashAlgorithm, ranges: ReadonlyArray<{ start: number; end: number; digest: string }>): Resource[] {
+  if (method === 'files') return [{ name: rel, algorithm: hashType, digest: ranges[0]!.digest }];
+  return ranges.filter((r) => r.end > r.start).map((r) => ({ name: shardName(rel, r.start, r.end), algorithm: hashType, digest: r.digest }));
+}

@@ -1,6 +1,8 @@
 /** The OMS v1.0 manifest as modelseal holds it in memory (model_signing: manifest.py). */
 
-export type HashAlgorithm = 'sha256' | 'blake2b';
+import type { HashAlgorithm } from '../hashing/algorithms.js';
+
+export type { HashAlgorithm };
 export type SerializationMethod = 'files' | 'shards';
 
 /** One signed item: a whole file (`files`) or a byte range of one (`shards`, name `<path>:<start>:<end>`). */

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { rootDigest } from '../../src/model/digest.js';
 import { parseShardName, sortForSigning, isIgnored, assertSafeRelativePath } from '../../src/model/names.js';
-import { serializeDirectory } from '../../src/model/serialize.js';
+import { serializeDirectory, resourcesOf } from '../../src/model/serialize.js';
 import { listModelFiles } from '../../src/model/walk.js';
 import { FollowHasherPool } from '../../src/hashing/follow.js';
 import { bytes, makeModel, sha256 } from '../helpers/model.js';
@@ -86,13 +86,13 @@ describe('serializeDirectory', () => {
       for (const [method, shardSize] of [['files', 0], ['shards', 4096]] as const) {
         await fh.truncate(0);
         const m = await serializeDirectory(dir, { ...opts, method, shardSize: shardSize || undefined });
-        const followed = pool.follow(staged, 'w', method, 'sha256', shardSize);
+        const followed = pool.follow(staged, 'sha256', shardSize);
         for (let i = 0; i < data.length; i += 7777) {
           const part = data.subarray(i, i + 7777);
           await fh.write(part, 0, part.length, i);
           followed.grew(i + part.length);
         }
-        expect(sortForSigning(await followed.finish(data.length))).toEqual(m.resources);
+        expect(sortForSigning(resourcesOf('w', method, 'sha256', await followed.finish(data.length)))).toEqual(m.resources);
       }
     } finally {
       await fh.close();
@@ -105,7 +105,7 @@ describe('serializeDirectory', () => {
     await writeFile(staged, 'abc');
     const pool = new FollowHasherPool(1);
     try {
-      await expect(pool.follow(staged, 'short', 'files', 'sha256', 0).finish(10)).rejects.toThrow(/shorter than written/);
+      await expect(pool.follow(staged, 'sha256', 0).finish(10)).rejects.toThrow(/shorter than written/);
     } finally {
       await pool.close();
     }

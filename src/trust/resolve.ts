@@ -5,7 +5,7 @@ import { loadCertificates, loadPublicKeys } from '../signatures/core/keys.js';
 import type { Authority } from '../signatures/core/types.js';
 import { canonicalReference } from '../stores/reference.js';
 import { loadTrustedRootFile } from './roots/load.js';
-import { METHODS, type Method, type TrustDecision, type TrustInput, type TrustOverrides, type TrustRequirements } from './types.js';
+import { DEFAULT_REQUIREMENTS, METHODS, type Method, type TrustDecision, type TrustInput, type TrustOverrides, type TrustRequirements } from './types.js';
 
 export { METHODS, type Method, type TrustDecision, type TrustInput, type TrustOverrides, type TrustRequirements };
 
@@ -76,14 +76,6 @@ export async function authoritiesForMethod(method: Method, f: TrustInput): Promi
   }
 }
 
-const DEFAULTS: TrustRequirements = {
-  threshold: 1,
-  requireSbom: false,
-  blockUnsafePickle: true,
-  ignoreUnsignedFiles: false,
-  requireCosign: false,
-  requireObjectLock: false,
-};
 
 /**
  * Resolve trust for one model reference. With a policy file the first matching rule decides (and
@@ -133,5 +125,5 @@ export async function resolveTrust(reference: string, input: TrustInput, opts: {
   }
   const authorities: Authority[] = [];
   for (const m of methods) authorities.push(...(await authoritiesForMethod(m, input)));
-  return { reference: canonical, authorities, requirements: apply(DEFAULTS) };
+  return { reference: canonical, authorities, requirements: apply(DEFAULT_REQUIREMENTS) };
 }

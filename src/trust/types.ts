@@ -44,3 +44,13 @@ export interface TrustOverrides {
   requireObjectLock?: boolean;
 }
 
+
+/** What a rule demands when it says nothing (and what flags alone demand). */
+export const DEFAULT_REQUIREMENTS: Readonly<TrustRequirements> = {
+  threshold: 1,
+  requireSbom: false,
+  blockUnsafePickle: true,
+  ignoreUnsignedFiles: false,
+  requireCosign: false,
+  requireObjectLock: false,
+};

@@ -1,19 +1,11 @@
 import type { Authority } from '../../src/signatures/core/types.js';
-import type { TrustDecision, TrustRequirements } from '../../src/trust/types.js';
+import { DEFAULT_REQUIREMENTS, type TrustDecision, type TrustRequirements } from '../../src/trust/types.js';
 
 /** A trust decision as the resolver would make it from flags naming these authorities. */
 export function trustOf(authorities: Authority[], requirements: Partial<TrustRequirements> = {}): TrustDecision {
   return {
     reference: 'test',
     authorities,
-    requirements: {
-      threshold: 1,
-      requireSbom: false,
-      blockUnsafePickle: true,
-      ignoreUnsignedFiles: false,
-      requireCosign: false,
-      requireObjectLock: false,
-      ...requirements,
-    },
+    requirements: { ...DEFAULT_REQUIREMENTS, ...requirements },
   };
 }

@@ -1,5 +1,6 @@
 import { LineCounter, parseDocument, type Document } from 'yaml';
 import { ModelsealError } from '../../errors.js';
+import { DEFAULT_REQUIREMENTS as D } from '../types.js';
 import type { AuthoritySpec, ModelRule } from './types.js';
 
 type Path = (string | number)[];
@@ -105,7 +106,7 @@ export function validateRule(val: PolicyValidator, v: unknown, path: Path, known
   authorities.forEach((a, i) => {
     if (!known.has(a)) val.fail([...path, 'authorities', i], `names no authority "${a}" (defined: ${[...known].join(', ') || 'none'})`);
   });
-  let threshold = 1;
+  let threshold = D.threshold;
   if (o.threshold !== undefined) {
     if (typeof o.threshold !== 'number' || !Number.isInteger(o.threshold) || o.threshold < 1 || o.threshold > authorities.length) {
       val.fail([...path, 'threshold'], `must be an integer from 1 to ${authorities.length}`);
@@ -116,10 +117,10 @@ export function validateRule(val: PolicyValidator, v: unknown, path: Path, known
     match: val.string(o.match, [...path, 'match']),
     authorities,
     threshold,
-    requireSbom: val.bool(o.requireSbom, [...path, 'requireSbom'], false),
-    blockUnsafePickle: val.bool(o.blockUnsafePickle, [...path, 'blockUnsafePickle'], true),
-    ignoreUnsignedFiles: val.bool(o.ignoreUnsignedFiles, [...path, 'ignoreUnsignedFiles'], false),
-    requireCosign: val.bool(o.requireCosign, [...path, 'requireCosign'], false),
-    requireObjectLock: val.bool(o.requireObjectLock, [...path, 'requireObjectLock'], false),
+    requireSbom: val.bool(o.requireSbom, [...path, 'requireSbom'], D.requireSbom),
+    blockUnsafePickle: val.bool(o.blockUnsafePickle, [...path, 'blockUnsafePickle'], D.blockUnsafePickle),
+    ignoreUnsignedFiles: val.bool(o.ignoreUnsignedFiles, [...path, 'ignoreUnsignedFiles'], D.ignoreUnsignedFiles),
+    requireCosign: val.bool(o.requireCosign, [...path, 'requireCosign'], D.requireCosign),
+    requireObjectLock: val.bool(o.requireObjectLock, [...path, 'requireObjectLock'], D.requireObjectLock),
   };
 }

@@ -24,6 +24,8 @@ const COMMANDS: Record<string, Factory> = {
   audit: async () => (await import('./audit.js')).auditCommand(),
   trust: async () => (await import('./trust.js')).trustCommand(),
   scan: async () => (await import('./scan.js')).scanCommand(),
+  webhook: async () => (await import('./webhook.js')).webhookCommand(),
+  watch: async () => (await import('./watch.js')).watchCommand(),
 };
 
 /** The first word that is not an option names the command (`help X` names X). */

@@ -36,18 +36,19 @@ function withDeadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
-interface Verified {
-  check: ModelCheck;
-}
-
-async function verify(checker: ModelChecker, cfg: WebhookConfig, reference: string, policy: string): Promise<Verified> {
+/**
+ * Resolve, then check the digest. `pinned` is set as soon as the tag resolved, so audit mode
+ * still pins the init container to the bytes admission looked at.
+ */
+async function verify(checker: ModelChecker, cfg: WebhookConfig, reference: string, policy: string, seen: { pinned?: string }): Promise<ModelCheck> {
   // Admission can only verify what a manifest describes: an OCI artefact.
   parseOciReference(reference);
   const policyPath = path.join(cfg.trustDir, `${policy}.yaml`);
   return withDeadline(
     (async () => {
       const { pinned } = await checker.resolve(reference);
-      return { check: await checker.check(pinned, policyPath) };
+      seen.pinned = pinned;
+      return checker.check(pinned, policyPath);
     })(),
     cfg.checkTimeoutMs,
     reference,
@@ -90,8 +91,9 @@ export async function admit(req: AdmissionRequest, endpoint: Endpoint, checker: 
       if (endpoint === 'mutate' && existing) {
         throw new ModelsealError('CONFIG_INVALID', `the Pod already has an init container named ${INIT_NAME}; remove it and let the webhook inject it`);
       }
+      const seen: { pinned?: string } = {};
       try {
-        const { check } = await verify(checker, cfg, reference, request.policy);
+        const check = await verify(checker, cfg, reference, request.policy, seen);
         if (endpoint === 'validate' && parseOciReference(reference).digest !== check.digest) throw new ModelsealError('CONFIG_INVALID', `${INIT_NAME} pulls ${reference}, which is not pinned`);
         model = { request, source: check.pinned, signer: formatSigner(check.signer) };
         decision.audit.model = check.pinned;
@@ -99,7 +101,7 @@ export async function admit(req: AdmissionRequest, endpoint: Endpoint, checker: 
       } catch (err) {
         problems.push(refusal(request.reference, err));
         // audit mode still injects the init container: the pod start stays gated.
-        model = { request, source: request.reference };
+        model = { request, source: seen.pinned ?? request.reference };
       }
       if (endpoint === 'validate') readOnlyMounts(pod, request.volume ?? existing?.volumeMounts?.[0]?.name, problems);
     }
@@ -112,7 +114,7 @@ export async function admit(req: AdmissionRequest, endpoint: Endpoint, checker: 
           if (!verifier || verifier.image !== cfg.initImage) throw new ModelsealError('CONFIG_INVALID', `image volume ${v.name} has no ${verifierName(v.name)} init container`);
           if (!parseOciReference(reference).digest) throw new ModelsealError('CONFIG_INVALID', `image volume ${v.name} is not pinned by digest`);
         }
-        const { check } = await verify(checker, cfg, reference, request?.policy ?? cfg.defaultPolicy);
+        const check = await verify(checker, cfg, reference, request?.policy ?? cfg.defaultPolicy, {});
         images.push({ index: v.index, name: v.name, pinnedOci: check.pinned, pinnedImage: imageFromOci(check.pinned), policy: request?.policy ?? cfg.defaultPolicy });
         decision.audit[`image-volume.${v.name}`] = check.pinned;
       } catch (err) {

@@ -36,7 +36,7 @@ export interface InitWorld {
   stop(): Promise<void>;
 }
 
-function modelFiles(seed: number): Record<string, Buffer> {
+export function modelFiles(seed: number): Record<string, Buffer> {
   return {
     'config.json': Buffer.from(JSON.stringify({ model_type: 'tiny', seed })),
     'weights.dat': bytes(300_000, seed),
@@ -52,7 +52,7 @@ interface Published {
   bundleJson: string;
 }
 
-async function publishModel(reg: RegistryServer, files: Record<string, Buffer>, repoTag: string, key: KeyObject): Promise<Published> {
+export async function publishModel(reg: RegistryServer, files: Record<string, Buffer>, repoTag: string, key: KeyObject): Promise<Published> {
   const dir = await makeModel(files, 'tiny');
   const manifest = await serializeDirectory(dir, { method: 'files', hashType: 'sha256', allowSymlinks: false, ignorePaths: ['model.sig'] });
   const bundleJson = await signManifest(manifest, { kind: 'key', privateKey: key });

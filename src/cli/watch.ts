@@ -21,8 +21,8 @@ interface WatchFlags extends TrustFlags {
   ignoreUnsignedFiles?: boolean;
 }
 
-/** Read chunk: small enough that the cap is smooth, large enough that hashing stays efficient. */
-const CHUNK = 1024 * 1024;
+/** Read chunk, and the burst: small enough that the cap is smooth, large enough that hashing stays efficient. */
+const CHUNK = 256 * 1024;
 
 function number(v: string, flag: string, min: number, max: number): number {
   if (!/^\d+(\.\d+)?$/.test(v) || Number(v) < min || Number(v) > max) throw new ModelsealError('USAGE', `${flag} must be a number from ${min} to ${max}`);
@@ -63,7 +63,7 @@ export function watchCommand(): Command {
       ignoreUnsignedFiles: f.ignoreUnsignedFiles ?? ('rule' in trust ? (trust.rule?.ignoreUnsignedFiles ?? false) : false),
       intervalMs: number(f.interval, '--interval', 1, 86_400) * 1000,
       debounceMs: number(f.debounce, '--debounce', 0, 60) * 1000,
-      limiter: new ByteRateLimiter(rate, Math.max(CHUNK, rate / 10)),
+      limiter: new ByteRateLimiter(rate, CHUNK),
       chunkBytes: CHUNK,
       pod,
       log: (e) => logDecision(e),

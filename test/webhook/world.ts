@@ -28,6 +28,8 @@ export interface WebhookWorld {
     noMatch: string;
   };
   goodFiles: Record<string, Buffer>;
+  /** Sign and publish other files under `repoTag` with the trusted key (to move a tag). */
+  republish(files: Record<string, Buffer>, repoTag: string): Promise<void>;
   digest(ref: string): Promise<string>;
   stop(): Promise<void>;
 }
@@ -94,6 +96,9 @@ export async function startWebhookWorld(): Promise<WebhookWorld> {
         wrongSigner: `oci://${registry.host}/models/wrong-signer:v1`,
         tamperedManifest: `oci://${registry.host}/models/tampered-manifest:v1`,
         noMatch: `oci://${registry.host}/elsewhere/tiny:v1`,
+      },
+      republish: async (files, repoTag) => {
+        await publishModel(registry, files, repoTag, release.privateKey);
       },
       digest: async (ref) => {
         const r = parseOciReference(ref);

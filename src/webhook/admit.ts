@@ -86,15 +86,17 @@ export async function admit(req: AdmissionRequest, endpoint: Endpoint, checker: 
     const existing = pod.spec.initContainers?.find((c) => c.name === INIT_NAME);
 
     if (request) {
-      // validate: the init container must already be there, pinned to what admission verifies.
-      const reference = endpoint === 'validate' ? injectedSource(existing, cfg) : request.reference;
-      if (endpoint === 'mutate' && existing) {
-        throw new ModelsealError('CONFIG_INVALID', `the Pod already has an init container named ${INIT_NAME}; remove it and let the webhook inject it`);
+      // validate, or a mutating re-invocation (reinvocationPolicy IfNeeded): the init container is
+      // already there and must be ours, pinned to what admission verifies; nothing is injected twice.
+      const injected = endpoint === 'validate' || existing !== undefined;
+      if (endpoint === 'mutate' && existing && (existing.image !== cfg.initImage || !parseOciReference(envValue(existing, 'MODELSEAL_SOURCE') ?? 'oci://x/y').digest)) {
+        throw new ModelsealError('CONFIG_INVALID', `the Pod already has an init container named ${INIT_NAME} that the webhook did not inject; remove it`);
       }
+      const reference = injected ? injectedSource(existing, cfg) : request.reference;
       const seen: { pinned?: string } = {};
       try {
         const check = await verify(checker, cfg, reference, request.policy, seen);
-        if (endpoint === 'validate' && parseOciReference(reference).digest !== check.digest) throw new ModelsealError('CONFIG_INVALID', `${INIT_NAME} pulls ${reference}, which is not pinned`);
+        if (injected && parseOciReference(reference).digest !== check.digest) throw new ModelsealError('CONFIG_INVALID', `${INIT_NAME} pulls ${reference}, which is not pinned`);
         model = { request, source: check.pinned, signer: formatSigner(check.signer) };
         decision.audit.model = check.pinned;
         if (check.deferred.length) decision.warnings.push(`modelseal: ${check.pinned}: checked at pod start: ${check.deferred.join(', ')}`);
@@ -123,7 +125,8 @@ export async function admit(req: AdmissionRequest, endpoint: Endpoint, checker: 
     }
     if (problems.length > 0 && cfg.mode === 'enforce') return finish(req, pod, cfg, { ...decision, allowed: false, reason: problems.join('; ') });
     decision.warnings.push(...problems);
-    if (endpoint === 'mutate') decision.patch = injectionPatch(pod, cfg, model, images);
+    const reinvoked = request !== undefined && existing !== undefined;
+    if (endpoint === 'mutate' && !reinvoked) decision.patch = injectionPatch(pod, cfg, model, images);
     return finish(req, pod, cfg, decision);
   } catch (err) {
     // The request itself is unusable (bad annotation, name clash): refused in both modes, nothing can be injected.

@@ -95,6 +95,10 @@ describe('mutating admission of a signed model', () => {
     const patched = applied((rev.request as { object: Record<string, any> }).object, await review(hook, '/mutate', rev));
     const ok = await review(hook, '/validate', admissionReview(patched, NS));
     expect(ok.allowed, JSON.stringify(ok.status)).toBe(true);
+    // Re-invoked (reinvocationPolicy IfNeeded): verified again, nothing injected twice.
+    const again = await review(hook, '/mutate', admissionReview(patched, NS));
+    expect(again.allowed, JSON.stringify(again.status)).toBe(true);
+    expect(again.patch).toBeUndefined();
 
     const bare = await review(hook, '/validate', admissionReview(object, NS));
     expect(bare.allowed).toBe(false);
@@ -178,7 +182,7 @@ describe('hostile and odd requests', () => {
     expect(await deny({ 'modelseal.dev/model': m, 'modelseal.dev/policy': '../../etc/passwd' })).toContain('must be a policy name');
     expect(await deny({ 'modelseal.dev/model': m, 'modelseal.dev/policy': 'strict' })).toMatch(/POLICY_INVALID: policy .*strict\.yaml does not exist/);
     expect(await deny({ 'modelseal.dev/model': m, 'modelseal.dev/volume': 'cfg' }, { volumes: [{ name: 'cfg', configMap: { name: 'x' } }] })).toContain('configMap volume');
-    expect(await deny({ 'modelseal.dev/model': m }, { initContainers: [{ name: 'modelseal-init', image: 'evil' }] })).toContain('already has an init container named modelseal-init');
+    expect(await deny({ 'modelseal.dev/model': m }, { initContainers: [{ name: 'modelseal-init', image: 'evil' }] })).toContain('already has an init container named modelseal-init that the webhook did not inject');
     expect(await deny({ 'modelseal.dev/model': m }, { volumes: [{ name: 'modelseal-model', emptyDir: {} }] })).toContain('already has a volume named modelseal-model');
     expect(await deny({ 'modelseal.dev/model': 's3://bucket/model' })).toMatch(/REFERENCE_INVALID/);
   });

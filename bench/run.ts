@@ -12,7 +12,7 @@ import { fmtRate } from './measure.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const root = process.env.MODELSEAL_BENCH_DIR ?? '/tmp/modelseal-bench';
-const only = new Set((process.env.MODELSEAL_BENCH ?? 'local,oci,s3').split(','));
+const only = new Set((process.env.MODELSEAL_BENCH ?? 'local,oci,s3,webhook').split(','));
 
 async function main(): Promise<void> {
   await mkdir(root, { recursive: true });
@@ -22,15 +22,22 @@ async function main(): Promise<void> {
   const ctx = await baseContext(root, [path.join(repo, 'bin/modelseal')], env);
   if (!existsSync(`${ctx.keyPrefix}.key`)) await ms(ctx, ['generate-key-pair', '--output-key-prefix', ctx.keyPrefix]);
   console.log(`modelseal bench: ${ctx.cores} cores, one-core openssl sha256 ${fmtRate(ctx.oneCore, 1)}, data in ${root}`);
-  const model = await prepare(root);
-  const local = await benchLocal(ctx, model.multiDir, model.multiFiles, model.totalBytes);
-  if (only.has('oci')) {
-    const { benchOci } = await import('./oci.js');
-    await benchOci(ctx, model, local);
+  // The webhook bench needs no large model: only the throughput benches prepare (and hash) one.
+  if (only.has('local') || only.has('oci') || only.has('s3')) {
+    const model = await prepare(root);
+    const local = await benchLocal(ctx, model.multiDir, model.multiFiles, model.totalBytes);
+    if (only.has('oci')) {
+      const { benchOci } = await import('./oci.js');
+      await benchOci(ctx, model, local);
+    }
+    if (only.has('s3')) {
+      const { benchS3 } = await import('./s3.js');
+      await benchS3(ctx, model, local);
+    }
   }
-  if (only.has('s3')) {
-    const { benchS3 } = await import('./s3.js');
-    await benchS3(ctx, model, local);
+  if (only.has('webhook')) {
+    const { benchWebhook } = await import('./webhook.js');
+    await benchWebhook(ctx);
   }
   const widths = [0, 1, 2, 3, 4].map((i) => Math.max(...ctx.rows.map((r) => (r[i] ?? '').length)));
   for (const r of ctx.rows) console.log(r.map((c, i) => (c ?? '').padEnd(widths[i]!)).join('  '));

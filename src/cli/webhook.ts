@@ -9,6 +9,7 @@ import { makeWebhookCerts, serviceDnsNames } from '../webhook/certs.js';
 import { ociModelChecker } from '../webhook/checker.js';
 import { parseSeccomp, parseTrustVolume, POLICY_NAME, type WebhookConfig } from '../webhook/config.js';
 import { startWebhookServer } from '../webhook/server.js';
+import { parseByteSize } from '../watch/rate.js';
 import { addOciFlags, ociClientOptions, type OciFlags } from './oci-options.js';
 import { action, emit } from './output.js';
 
@@ -32,6 +33,9 @@ interface ServeFlags extends OciFlags {
   registrySecret?: string;
   podPlainHttp?: boolean;
   checkTimeout: string;
+  injectWatch?: boolean;
+  watchRate: string;
+  watchInterval: string;
   cacheTtl: string;
   tagTtl: string;
 }
@@ -39,6 +43,16 @@ interface ServeFlags extends OciFlags {
 function seconds(v: string, flag: string, min: number, max: number): number {
   if (!/^\d+(\.\d+)?$/.test(v) || Number(v) < min || Number(v) > max) throw new ModelsealError('USAGE', `${flag} must be a number of seconds from ${min} to ${max}`);
   return Number(v) * 1000;
+}
+
+/** Checked here so a typo fails the webhook at start, not every sidecar it injects. */
+function watchRate(v: string): string {
+  try {
+    parseByteSize(v);
+  } catch (err) {
+    throw new ModelsealError('USAGE', `--watch-rate: ${(err as Error).message}`);
+  }
+  return v;
 }
 
 function serveCommand(): Command {
@@ -57,6 +71,9 @@ function serveCommand(): Command {
     .option('--pod-plain-http', 'let the injected init container use plain HTTP (test registries only)')
     .option('--check-timeout <seconds>', 'longest verification before refusing; keep below the configuration timeoutSeconds', '8')
     .option('--cache-ttl <seconds>', 'how long a verdict on a digest is remembered', '600')
+    .option('--inject-watch', 'also inject the modelseal watch native sidecar (continuous re-verification; Pod readiness follows it)')
+    .option('--watch-rate <bytes/s>', 'read-rate cap of the injected watch sidecar', '32MiB')
+    .option('--watch-interval <seconds>', 'full re-verification period of the injected watch sidecar', '300')
     .option('--tag-ttl <seconds>', 'how long a tag → digest resolution is remembered (0: every admission resolves)', '30');
   addOciFlags(cmd);
   return cmd.action(action(async (f: ServeFlags) => {
@@ -73,6 +90,7 @@ function serveCommand(): Command {
       ...(f.registrySecret ? { registrySecret: f.registrySecret } : {}),
       plainHttp: f.podPlainHttp ?? false,
       checkTimeoutMs: seconds(f.checkTimeout, '--check-timeout', 1, 29),
+      ...(f.injectWatch ? { watch: { rate: watchRate(f.watchRate), intervalSeconds: seconds(f.watchInterval, '--watch-interval', 1, 86_400) / 1000 } } : {}),
     };
     const checker = new CachingChecker(ociModelChecker(ociClientOptions(f)), config.trustDir, {
       decisionTtlMs: seconds(f.cacheTtl, '--cache-ttl', 0, 86_400),

@@ -19,9 +19,14 @@ export interface WebhookConfig {
   plainHttp: boolean;
   /** Deny (or warn, in audit mode) when verification takes longer; keep below the webhook's timeoutSeconds. */
   checkTimeoutMs: number;
+  /** Also inject the `modelseal watch` native sidecar (continuous re-verification, readiness). */
+  watch?: { rate: string; intervalSeconds: number };
 }
 
 export const POD_TRUST_DIR = '/etc/modelseal/trust';
+/** The image's entrypoint runs `init`; other commands name the CLI themselves. */
+export const CLI_COMMAND = ['/nodejs/bin/node', '/app/bin/modelseal'];
+export const WATCH_PORT = 8081;
 export const POLICY_NAME = /^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$/;
 
 export function parseTrustVolume(json: string): Record<string, unknown> {

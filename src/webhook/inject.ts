@@ -1,5 +1,5 @@
 import { ModelsealError } from '../errors.js';
-import { POD_TRUST_DIR, type WebhookConfig } from './config.js';
+import { CLI_COMMAND, POD_TRUST_DIR, WATCH_PORT, type WebhookConfig } from './config.js';
 import { appendOps, mapOps, prependOps, type JsonPatchOp } from './patch.js';
 import {
   ANNOTATION,
@@ -63,6 +63,34 @@ function baseInit(cfg: WebhookConfig, name: string, env: Array<{ name: string; v
 
 const policyFile = (name: string) => `${POD_TRUST_DIR}/${name}.yaml`;
 
+export const WATCH_NAME = 'modelseal-watch';
+
+/**
+ * `modelseal watch` as a native sidecar (init container with restartPolicy Always, after
+ * modelseal-init): it starts once the model and its receipt are placed, and its readiness
+ * feeds the Pod's Ready condition. RuntimeDefault seccomp: the init profile allows neither
+ * inotify nor a listening socket.
+ */
+function watchSidecar(cfg: WebhookConfig, r: ModelRequest, volume: string): Container {
+  return {
+    name: WATCH_NAME,
+    image: cfg.initImage,
+    restartPolicy: 'Always',
+    command: CLI_COMMAND,
+    args: ['watch', `--path=${r.into}`, `--policy=${policyFile(r.policy)}`, `--rate=${cfg.watch!.rate}`, `--interval=${cfg.watch!.intervalSeconds}`, `--listen=0.0.0.0:${WATCH_PORT}`],
+    env: downwardEnv,
+    ports: [{ name: 'watch', containerPort: WATCH_PORT }],
+    readinessProbe: { httpGet: { path: '/readyz', port: WATCH_PORT }, periodSeconds: 5 },
+    livenessProbe: { httpGet: { path: '/healthz', port: WATCH_PORT }, periodSeconds: 20 },
+    securityContext: { ...hardenedSecurityContext(cfg), seccompProfile: { type: 'RuntimeDefault' } },
+    resources: { requests: { cpu: '50m', memory: '96Mi' }, limits: { memory: '192Mi' } },
+    volumeMounts: [
+      { name: volume, mountPath: r.mountDir, readOnly: true },
+      { name: TRUST_VOLUME, mountPath: POD_TRUST_DIR, readOnly: true },
+    ],
+  };
+}
+
 export interface ModelPlan {
   request: ModelRequest;
   /** The reference the init container pulls (pinned when admission resolved it). */
@@ -121,6 +149,7 @@ export function injectionPatch(pod: Pod, cfg: WebhookConfig, model: ModelPlan | 
         [{ name: volume, mountPath: r.mountDir }],
       ),
     );
+    if (cfg.watch) addInit(watchSidecar(cfg, r, volume));
     spec.containers.forEach((c, i) => {
       const mounts = c.volumeMounts ?? [];
       const own = mounts.map((m, j) => ({ m, j })).filter(({ m }) => m.name === volume);

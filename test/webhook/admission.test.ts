@@ -17,17 +17,23 @@ let world: WebhookWorld;
 let certs: { dir: string; caFile: string };
 let hook: RunningWebhook;
 let audit: RunningWebhook;
+let watching: RunningWebhook;
 
 const baseArgs = () => ['--init-image', IMAGE, '--trust-dir', world.trustDir, '--plain-http', '--pod-plain-http'];
 
 beforeAll(async () => {
   world = await startWebhookWorld();
   certs = await makeCerts();
-  [hook, audit] = await Promise.all([startWebhook(baseArgs(), certs), startWebhook([...baseArgs(), '--mode', 'audit'], certs)]);
+  [hook, audit, watching] = await Promise.all([
+    startWebhook(baseArgs(), certs),
+    startWebhook([...baseArgs(), '--mode', 'audit'], certs),
+    startWebhook([...baseArgs(), '--inject-watch', '--watch-rate', '16MiB', '--watch-interval', '120'], certs),
+  ]);
 });
 afterAll(async () => {
   await hook?.stop();
   await audit?.stop();
+  await watching?.stop();
   await world?.stop();
 });
 
@@ -115,6 +121,30 @@ describe('mutating admission of a signed model', () => {
     const u = await review(hook, '/validate', admissionReview(unpinned, NS));
     expect(u.allowed).toBe(false);
     expect(u.status.message).toContain('not pinned');
+  });
+});
+
+describe('--inject-watch', () => {
+  it('adds the watch native sidecar after modelseal-init, its readiness on /readyz, the model read-only', async () => {
+    const rev = admissionReview(await pod({ 'modelseal.dev/model': world.refs.good, 'modelseal.dev/policy': 'default' }), NS);
+    const res = await review(watching, '/mutate', rev);
+    expect(res.allowed, JSON.stringify(res.status)).toBe(true);
+    const out = applied((rev.request as { object: Record<string, any> }).object, res);
+    expect(out.spec.initContainers.map((c: any) => c.name)).toEqual(['modelseal-init', 'modelseal-watch']);
+    const w = out.spec.initContainers[1];
+    expect(w).toMatchObject({
+      image: IMAGE,
+      restartPolicy: 'Always',
+      command: ['/nodejs/bin/node', '/app/bin/modelseal'],
+      args: ['watch', '--path=/models/model', '--policy=/etc/modelseal/trust/default.yaml', '--rate=16MiB', '--interval=120', '--listen=0.0.0.0:8081'],
+      readinessProbe: { httpGet: { path: '/readyz', port: 8081 } },
+    });
+    expect(w.volumeMounts).toContainEqual({ name: 'modelseal-model', mountPath: '/models', readOnly: true });
+    expect(w.securityContext).toMatchObject({ runAsNonRoot: true, readOnlyRootFilesystem: true, seccompProfile: { type: 'RuntimeDefault' } });
+    // The args are the real CLI's: the same flags parse in `modelseal watch --help`.
+    const { runCli } = await import('../helpers/cli.js');
+    const help = (await runCli(['watch', '--help'])).stdout;
+    for (const a of w.args.slice(1)) expect(help).toContain(a.split('=')[0]);
   });
 });
 

@@ -279,3 +279,18 @@ export async function waitExit(name: string, timeoutMs = 60_000): Promise<number
   const r = await podman(['wait', name], { timeoutMs });
   return Number(r.stdout.trim());
 }
+
+/**
+ * What a pod test needs before its first `kube play`: podman usable, the Node base image, the
+ * repo's init image built on it, and a seccomp root laid out as kubelet's
+ * (`<root>/modelseal-init.json`, the profile the manifests name).
+ */
+export async function preparePodImages(): Promise<{ baseImage: string; initImage: string; seccompRoot: string }> {
+  const why = await podmanUnavailable();
+  if (why) throw new Error(`podman end-to-end suite cannot run: ${why}`);
+  const baseImage = await buildNodeBaseImage();
+  const initImage = await buildInitImage(baseImage);
+  const seccompRoot = await tempDir('seccomp-root');
+  await copyFile(path.join(REPO, 'init-container/seccomp.json'), path.join(seccompRoot, 'modelseal-init.json'));
+  return { baseImage, initImage, seccompRoot };
+}

@@ -1,4 +1,4 @@
-import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync, type KeyObject, type KeyPairKeyObjectResult } from 'node:crypto';
 import { chmod, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { serializeDirectory } from '../../src/model/serialize.js';
@@ -63,15 +63,21 @@ export async function publishModel(reg: RegistryServer, files: Record<string, Bu
   return { digest: out.digest!, layers, dir, manifest, bundleJson };
 }
 
+/** The trusted release key (its public half as `release.pub` in a pod-mountable directory) and a stranger's. */
+export async function signingKeys(prefix: string): Promise<{ release: KeyPairKeyObjectResult; stranger: KeyPairKeyObjectResult; dir: string }> {
+  const release = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const stranger = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const dir = await tempDir(prefix);
+  await writeFile(path.join(dir, 'release.pub'), release.publicKey.export({ type: 'spki', format: 'pem' }), { mode: 0o644 });
+  // Mounted into a container that runs as 65532: mkdtemp's 0700 would hide the key.
+  await chmod(dir, 0o755);
+  return { release, stranger, dir };
+}
+
 export async function startInitWorld(): Promise<InitWorld> {
   const registry = await startRegistry();
   try {
-    const release = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    const stranger = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    const keysDir = await tempDir('init-keys');
-    await writeFile(path.join(keysDir, 'release.pub'), release.publicKey.export({ type: 'spki', format: 'pem' }), { mode: 0o644 });
-    // Mounted into a container that runs as 65532: mkdtemp's 0700 would hide the key.
-    await chmod(keysDir, 0o755);
+    const { release, stranger, dir: keysDir } = await signingKeys('init-keys');
 
     const goodFiles = modelFiles(1);
     const good = await publishModel(registry, goodFiles, 'models/tiny:v1', release.privateKey);

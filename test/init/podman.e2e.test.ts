@@ -1,17 +1,14 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { copyFile, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { tempDir } from '../harness/process.js';
 import {
-  buildInitImage,
-  buildNodeBaseImage,
   containerState,
   kubePlay,
   logs,
   podman,
-  podmanUnavailable,
+  preparePodImages,
   REPO,
   runtimeSpec,
   waitExit,
@@ -24,7 +21,6 @@ import { EXPECTED, startInitWorld, type InitWorld } from './fixtures.js';
  * example Pod (init container securityContext, seccomp profile, read-only server mount) run by
  * `podman kube play` against a loopback registry.
  */
-const PROFILE = 'modelseal-init.json';
 const INIT = 'modelseal-init';
 const NAMESPACE = 'e2e';
 
@@ -35,14 +31,8 @@ let seccompRoot: string;
 const pods: PlayedPod[] = [];
 
 beforeAll(async () => {
-  const why = await podmanUnavailable();
-  if (why) throw new Error(`podman end-to-end suite cannot run: ${why}`);
   world = await startInitWorld();
-  baseImage = await buildNodeBaseImage();
-  initImage = await buildInitImage(baseImage);
-  // kubelet's layout: <seccomp root>/<localhostProfile>.
-  seccompRoot = await tempDir('seccomp-root');
-  await copyFile(path.join(REPO, 'init-container/seccomp.json'), path.join(seccompRoot, PROFILE));
+  ({ baseImage, initImage, seccompRoot } = await preparePodImages());
 }, 900_000);
 
 afterAll(async () => {

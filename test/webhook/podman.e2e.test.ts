@@ -1,11 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { copyFile } from 'node:fs/promises';
-import path from 'node:path';
 import jsonpatch from 'fast-json-patch';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { tempDir } from '../harness/process.js';
-import { buildInitImage, buildNodeBaseImage, containerState, kubePlay, logs, podman, podmanUnavailable, REPO, waitExit, type PlayedPod } from '../harness/podman.js';
+import { containerState, kubePlay, logs, podman, preparePodImages, waitExit, type PlayedPod } from '../harness/podman.js';
 import { modelFiles } from '../init/fixtures.js';
 import { admissionReview, kubectlPod, patchOf, review, startWebhook, type RunningWebhook } from './kube.js';
 import { startWebhookWorld, type WebhookWorld } from './world.js';
@@ -24,13 +21,8 @@ let seccompRoot: string;
 const pods: PlayedPod[] = [];
 
 beforeAll(async () => {
-  const why = await podmanUnavailable();
-  if (why) throw new Error(`podman end-to-end suite cannot run: ${why}`);
   world = await startWebhookWorld();
-  baseImage = await buildNodeBaseImage();
-  initImage = await buildInitImage(baseImage);
-  seccompRoot = await tempDir('seccomp-root');
-  await copyFile(path.join(REPO, 'init-container/seccomp.json'), path.join(seccompRoot, 'modelseal-init.json'));
+  ({ baseImage, initImage, seccompRoot } = await preparePodImages());
   hook = await startWebhook([
     '--init-image', initImage,
     '--trust-dir', world.trustDir,

@@ -1,14 +1,12 @@
-import { generateKeyPairSync } from 'node:crypto';
-import { chmod, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { RegistryClient, sha256Digest } from '../../src/stores/oci/client.js';
 import { MT, PREDICATE } from '../../src/stores/oci/media-types.js';
 import { pushBundleReferrer } from '../../src/stores/oci/publish.js';
 import { parseOciReference } from '../../src/stores/oci/reference.js';
-import { tempDir } from '../harness/process.js';
 import { skopeo, startRegistry, type RegistryServer } from '../harness/registry.js';
 import { bytes } from '../helpers/model.js';
-import { modelFiles, publishModel } from '../init/fixtures.js';
+import { modelFiles, publishModel, signingKeys } from '../init/fixtures.js';
 
 /**
  * The admission webhook's world: a loopback registry holding one model per admission outcome,
@@ -68,17 +66,12 @@ async function tamperManifest(from: string, to: string, bundleJson: string): Pro
 export async function startWebhookWorld(): Promise<WebhookWorld> {
   const registry = await startRegistry();
   try {
-    const release = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    const stranger = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    const trustDir = await tempDir('webhook-trust');
-    await writeFile(path.join(trustDir, 'release.pub'), release.publicKey.export({ type: 'spki', format: 'pem' }), { mode: 0o644 });
+    const { release, stranger, dir: trustDir } = await signingKeys('webhook-trust');
     await writeFile(
       path.join(trustDir, 'default.yaml'),
       `apiVersion: modelseal/v1\nauthorities:\n  release:\n    key: { publicKey: release.pub }\nmodels:\n  - match: "oci://${registry.host}/models/**"\n    authorities: [release]\n`,
       { mode: 0o644 },
     );
-    // Mounted into containers running as 65532: mkdtemp's 0700 would hide it.
-    await chmod(trustDir, 0o755);
     const goodFiles = modelFiles(11);
     await publishModel(registry, goodFiles, 'models/tiny:v1', release.privateKey);
     await publishModel(registry, modelFiles(12), 'models/wrong-signer:v1', stranger.privateKey);

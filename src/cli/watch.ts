@@ -8,7 +8,7 @@ import { ByteRateLimiter, parseByteSize } from '../watch/rate.js';
 import { ModelWatch } from '../watch/watcher.js';
 import { addTrustFlags, type TrustFlags } from './common.js';
 import { action } from './output.js';
-import { trustForPull } from './pull.js';
+import { resolveTrust } from '../trust/resolve.js';
 
 interface WatchFlags extends TrustFlags {
   path: string;
@@ -53,14 +53,14 @@ export function watchCommand(): Command {
     if (rate < 64 * 1024) throw new ModelsealError('USAGE', '--rate must be at least 64KiB per second');
     const receiptPath = f.receipt ?? `${path.resolve(f.path)}.receipt.json`;
     const receipt = await readReceipt(receiptPath);
-    // Same trust rules as pull and init: the policy rule that matches the recorded reference.
-    const trust = await trustForPull(receipt.reference, f);
+    // Same trust rules as pull and init: flags, or the policy rule matching the recorded reference.
+    const trust = await resolveTrust(receipt.reference, f, { overrides: { ignoreUnsignedFiles: f.ignoreUnsignedFiles } });
     const pod = { ...(process.env.POD_NAME ? { name: process.env.POD_NAME } : {}), ...(process.env.POD_NAMESPACE ? { namespace: process.env.POD_NAMESPACE } : {}) };
     const w = new ModelWatch({
       dir: f.path,
       receipt,
       authorities: trust.authorities,
-      ignoreUnsignedFiles: f.ignoreUnsignedFiles ?? ('rule' in trust ? (trust.rule?.ignoreUnsignedFiles ?? false) : false),
+      ignoreUnsignedFiles: trust.requirements.ignoreUnsignedFiles,
       intervalMs: number(f.interval, '--interval', 1, 86_400) * 1000,
       debounceMs: number(f.debounce, '--debounce', 0, 60) * 1000,
       limiter: new ByteRateLimiter(rate, CHUNK),

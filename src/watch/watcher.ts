@@ -2,11 +2,12 @@ import { createHash } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
 import { manifestDifference } from '../app/audit.js';
-import { mapSingleFileNames } from '../app/verify.js';
 import { exitCodeFor, isModelsealError, ModelsealError, oneLine, type ExitCodeValue } from '../errors.js';
 import { formatSigner, INIT_EVENT_TYPE } from '../init/decision.js';
 import type { DecisionEvent } from '../log.js';
-import { GIT_IGNORE_PATHS, isIgnored } from '../model/names.js';
+import { isIgnored } from '../model/names.js';
+import { mapSingleFileNames } from '../model/plan.js';
+import { modelScope } from '../model/scope.js';
 import type { Manifest } from '../model/types.js';
 import { listModelFiles } from '../model/walk.js';
 import type { Receipt } from '../placement/receipt.js';
@@ -61,7 +62,8 @@ export class ModelWatch {
 
   constructor(private readonly o: WatchOptions) {
     this.expected = expectedByFile(o.receipt);
-    this.ignores = [...new Set([...o.receipt.model.serialization.ignorePaths, ...GIT_IGNORE_PATHS, 'model.sig'])];
+    // The signer's scope, as audit uses it (checkSignature proves the receipt restates the bundle).
+    this.ignores = [...modelScope({ signed: o.receipt.model.serialization.ignorePaths }).ignores];
   }
 
   /** First full pass, then the watcher and the interval. Resolves once the first pass finished. */

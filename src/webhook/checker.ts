@@ -1,15 +1,13 @@
 import { ModelsealError } from '../errors.js';
-import { planFetch, verifyCandidates, type StagedModel } from '../app/pull.js';
-import { manifestForListing } from '../app/verify.js';
+import { manifestForListing, planFetch, type ListedFile } from '../model/plan.js';
+import { modelScope } from '../model/scope.js';
 import type { SignerIdentity } from '../signatures/core/types.js';
 import type { OciClientOptions } from '../stores/oci/client.js';
 import { formatOciReference, parseOciReference } from '../stores/oci/reference.js';
 import { createOciSource } from '../stores/oci/source.js';
-import type { SourceEntry } from '../stores/types.js';
-import { countAgreeingAuthorities } from '../trust/checks.js';
-import { authoritiesFor } from '../trust/policy/authorities.js';
-import { loadPolicy } from '../trust/policy/load.js';
-import { ruleFor } from '../trust/policy/match.js';
+import { requireThreshold } from '../trust/checks/threshold.js';
+import { resolveTrust } from '../trust/resolve.js';
+import { chooseSignature, sameResources, verifyOmsSignatures } from '../trust/select.js';
 
 /**
  * What admission needs from verification: the OCI manifest and the signature bundles, never a
@@ -59,46 +57,54 @@ export function ociModelChecker(oci: OciClientOptions): ModelChecker {
     async check(pinned, policyPath) {
       const ref = parseOciReference(pinned);
       if (!ref.digest) throw new ModelsealError('INTERNAL', `check needs a pinned reference, not ${pinned}`);
-      const policy = await loadPolicy(policyPath);
-      const rule = ruleFor(policy, pinned);
-      const authorities = await authoritiesFor(policy, rule);
+      // The same resolver as pull and init: the first policy rule matching the canonical reference.
+      const trust = await resolveTrust(pinned, { policy: policyPath });
+      const r = trust.requirements;
       const src = createOciSource(pinned, oci);
       try {
-        const resolved = await src.resolve();
+        await src.resolve();
         const candidates = await src.signatures();
-        const { verified } = await verifyCandidates(candidates, authorities);
+        const found = await verifyOmsSignatures(candidates, trust.authorities);
         const deferred: string[] = [];
         // The signed file set against the manifest's layer listing: raw layers carry the file's
         // SHA-256 as their digest, ModelPack tar layers declare their one member's path.
         const lay = await src.layout();
-        const entries: SourceEntry[] = [];
+        const listed: ListedFile[] = [];
         let complete = true;
         for (const l of lay.layers) {
-          if (l.packing === 'raw') entries.push({ path: l.path, size: l.desc.size, sha256: l.desc.digest.slice('sha256:'.length) });
-          else if (l.tarFile && l.path) entries.push({ path: l.path, size: l.tarFile.size });
+          if (l.packing === 'raw') listed.push({ path: l.path, size: l.desc.size, sha256: l.desc.digest.slice('sha256:'.length) });
+          else if (l.tarFile && l.path) listed.push({ path: l.path, size: l.tarFile.size });
           else complete = false;
         }
-        if (complete) planFetch(manifestForListing(verified.manifest, entries.map((e) => e.path)), entries, rule.ignoreUnsignedFiles);
-        else deferred.push('file set of tar layers without declared members');
-        if (rule.requireCosign) {
+        if (!complete) deferred.push('file set of tar layers without declared members');
+        // As pull chooses: the first verified signature that signs exactly the listed files.
+        const { chosen, fitted: manifest } = chooseSignature(found, (v) => {
+          const scope = modelScope({ signed: v.verified.manifest.serialization.ignorePaths });
+          const inScope = listed.filter((e) => scope.isModelFile(e.path));
+          const m = manifestForListing(v.verified.manifest, inScope.map((e) => e.path));
+          if (complete) planFetch(m, inScope, r.ignoreUnsignedFiles);
+          return m;
+        });
+        if (r.requireCosign) {
           const { verifyCosignSignatures } = await import('../signatures/cosign/verify.js');
-          await verifyCosignSignatures(candidates, ref.digest, authorities, { throwIfNone: true });
+          await verifyCosignSignatures([...candidates], ref.digest, trust.authorities, { throwIfNone: true });
         }
-        if (rule.threshold > 1) {
-          // Only the candidates and the verified root digest are read (no files exist at admission).
-          const staged: StagedModel = { dir: '', files: [], manifest: verified.manifest, resolved, candidates, verified };
-          const agreeing = await countAgreeingAuthorities(staged, authorities);
-          if (agreeing.length < rule.threshold) {
-            throw new ModelsealError('POLICY_VIOLATION', `policy needs ${rule.threshold} authorities to sign this model; ${agreeing.length} did (${agreeing.join(', ') || 'none'})`);
-          }
+        if (r.threshold > 1) {
+          // No bytes here: a signature counts when it signs the same resources (a different
+          // serialization would need re-hashing, which only the pod can do).
+          await requireThreshold(
+            { dir: '', files: [], ignores: [], manifest, resolvedDigest: ref.digest, candidates, chosen, found, signsTheseFiles: async (m) => sameResources(m, manifest) },
+            trust.authorities,
+            r.threshold,
+          );
         }
-        if (rule.requireSbom) deferred.push('signed SBOM');
-        if (rule.blockUnsafePickle) deferred.push('content scan');
+        if (r.requireSbom) deferred.push('signed SBOM');
+        if (r.blockUnsafePickle) deferred.push('content scan');
         return {
           digest: ref.digest,
           pinned,
-          signer: verified.signer,
-          ...(verified.rootDigest ? { rootDigest: verified.rootDigest } : {}),
+          signer: chosen.verified.signer,
+          ...(chosen.verified.rootDigest ? { rootDigest: chosen.verified.rootDigest } : {}),
           deferred,
         };
       } finally {

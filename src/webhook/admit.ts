@@ -5,7 +5,7 @@ import { logDecision } from '../log.js';
 import { parseOciReference } from '../stores/oci/reference.js';
 import type { ModelCheck, ModelChecker } from './checker.js';
 import type { WebhookConfig } from './config.js';
-import { injectionPatch, type ImageVolumePlan, type ModelPlan } from './inject.js';
+import { injectionPatch, isInjected, modelInit, type ImageVolumePlan, type ModelPlan } from './inject.js';
 import type { JsonPatchOp } from './patch.js';
 import { asPod, envValue, imageFromOci, imageVolumes, INIT_NAME, modelRequest, ociFromImage, verifierName, type Pod } from './pod.js';
 import { reviewResponse, type AdmissionRequest } from './review.js';
@@ -97,6 +97,10 @@ export async function admit(req: AdmissionRequest, endpoint: Endpoint, checker: 
       try {
         const check = await verify(checker, cfg, reference, request.policy, seen);
         if (injected && parseOciReference(reference).digest !== check.digest) throw new ModelsealError('CONFIG_INVALID', `${INIT_NAME} pulls ${reference}, which is not pinned`);
+        // A hand-written look-alike (own command, extra env, other mounts) is not the verifier.
+        if (injected && !isInjected(existing!, modelInit(cfg, request, reference))) {
+          throw new ModelsealError('CONFIG_INVALID', `${INIT_NAME} differs from the container the webhook injects (image, command, env, mounts or securityContext)`);
+        }
         model = { request, source: check.pinned, signer: formatSigner(check.signer) };
         decision.audit.model = check.pinned;
         if (check.deferred.length) decision.warnings.push(`modelseal: ${check.pinned}: checked at pod start: ${check.deferred.join(', ')}`);

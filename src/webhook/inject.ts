@@ -91,6 +91,31 @@ function watchSidecar(cfg: WebhookConfig, r: ModelRequest, volume: string): Cont
   };
 }
 
+/** The init container the webhook injects for a model (also what /validate expects to find). */
+export function modelInit(cfg: WebhookConfig, r: ModelRequest, source: string): Container {
+  return baseInit(
+    cfg,
+    INIT_NAME,
+    [
+      { name: 'MODELSEAL_SOURCE', value: source },
+      { name: 'MODELSEAL_INTO', value: r.into },
+      { name: 'MODELSEAL_POLICY', value: policyFile(r.policy) },
+    ],
+    [{ name: r.volume ?? MODEL_VOLUME, mountPath: r.mountDir }],
+  );
+}
+
+/**
+ * Whether a Pod's init container is the one the webhook injects: same image, no command or
+ * args of its own, the same environment, mounts and securityContext. The apiserver's defaults
+ * (terminationMessagePath, imagePullPolicy) touch none of these.
+ */
+export function isInjected(existing: Container, expected: Container): boolean {
+  const canon = (v: unknown): string => JSON.stringify(v, (_k, x: unknown) => (x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => a.localeCompare(b))) : x));
+  const key = (c: Container) => canon([c.image, c.command ?? null, c.args ?? null, c.env ?? [], c.volumeMounts ?? [], c.securityContext ?? null]);
+  return key(existing) === key(expected);
+}
+
 export interface ModelPlan {
   request: ModelRequest;
   /** The reference the init container pulls (pinned when admission resolved it). */
@@ -137,18 +162,7 @@ export function injectionPatch(pod: Pod, cfg: WebhookConfig, model: ModelPlan | 
     const r = model.request;
     const volume = r.volume ?? MODEL_VOLUME;
     if (!r.volume) addVolume({ name: MODEL_VOLUME, emptyDir: {} });
-    addInit(
-      baseInit(
-        cfg,
-        INIT_NAME,
-        [
-          { name: 'MODELSEAL_SOURCE', value: model.source },
-          { name: 'MODELSEAL_INTO', value: r.into },
-          { name: 'MODELSEAL_POLICY', value: policyFile(r.policy) },
-        ],
-        [{ name: volume, mountPath: r.mountDir }],
-      ),
-    );
+    addInit(modelInit(cfg, r, model.source));
     if (cfg.watch) addInit(watchSidecar(cfg, r, volume));
     spec.containers.forEach((c, i) => {
       const mounts = c.volumeMounts ?? [];

@@ -116,6 +116,17 @@ describe('mutating admission of a signed model', () => {
     expect(w.allowed).toBe(false);
     expect(w.status.message).toContain('mounts the model volume modelseal-model writable');
 
+    // A look-alike: our image and pinned source, but its own command (or an extra setting).
+    for (const change of [(c: any) => (c.command = ['/nodejs/bin/node', '-e', 'require("fs").writeFileSync("/models/model/w", "x")']), (c: any) => c.env.push({ name: 'MODELSEAL_IGNORE_UNSIGNED_FILES', value: 'true' })]) {
+      const alike = structuredClone(patched);
+      change(alike.spec.initContainers[0]);
+      for (const endpoint of ['/validate', '/mutate'] as const) {
+        const r = await review(hook, endpoint, admissionReview(alike, NS));
+        expect(r.allowed).toBe(false);
+        expect(r.status.message).toContain('differs from the container the webhook injects');
+      }
+    }
+
     const unpinned = structuredClone(patched);
     unpinned.spec.initContainers[0].env[0].value = world.refs.good;
     const u = await review(hook, '/validate', admissionReview(unpinned, NS));

@@ -1,13 +1,10 @@
+import { checkModel } from '../app/check.js';
 import { ModelsealError } from '../errors.js';
-import { manifestForListing, planFetch, type ListedFile } from '../model/plan.js';
-import { modelScope } from '../model/scope.js';
 import type { SignerIdentity } from '../signatures/core/types.js';
 import type { OciClientOptions } from '../stores/oci/client.js';
 import { formatOciReference, parseOciReference } from '../stores/oci/reference.js';
 import { createOciSource } from '../stores/oci/source.js';
-import { requireThreshold } from '../trust/checks/threshold.js';
 import { resolveTrust } from '../trust/resolve.js';
-import { chooseSignature, sameResources, verifyOmsSignatures } from '../trust/select.js';
 
 /**
  * What admission needs from verification: the OCI manifest and the signature bundles, never a
@@ -38,8 +35,9 @@ export function pinReference(reference: string, digest: string): string {
 }
 
 /**
- * Built from today's parts (OCI source + discovery, OMS verification, policy rules) until the
- * shared `checkModel` use case exists; same steps a pull takes before its first download.
+ * Admission's checker: the shared `checkModel` use case (resolve, verify every signature under the
+ * trust decision, choose the one that signs the listed files, refuse what the listing disproves)
+ * with the same trust resolver as pull and init. What needs the bytes is reported as deferred.
  */
 export function ociModelChecker(oci: OciClientOptions): ModelChecker {
   return {
@@ -57,59 +55,18 @@ export function ociModelChecker(oci: OciClientOptions): ModelChecker {
     async check(pinned, policyPath) {
       const ref = parseOciReference(pinned);
       if (!ref.digest) throw new ModelsealError('INTERNAL', `check needs a pinned reference, not ${pinned}`);
-      // The same resolver as pull and init: the first policy rule matching the canonical reference.
       const trust = await resolveTrust(pinned, { policy: policyPath });
-      const r = trust.requirements;
-      const src = createOciSource(pinned, oci);
-      try {
-        await src.resolve();
-        const candidates = await src.signatures();
-        const found = await verifyOmsSignatures(candidates, trust.authorities);
-        const deferred: string[] = [];
-        // The signed file set against the manifest's layer listing: raw layers carry the file's
-        // SHA-256 as their digest, ModelPack tar layers declare their one member's path.
-        const lay = await src.layout();
-        const listed: ListedFile[] = [];
-        let complete = true;
-        for (const l of lay.layers) {
-          if (l.packing === 'raw') listed.push({ path: l.path, size: l.desc.size, sha256: l.desc.digest.slice('sha256:'.length) });
-          else if (l.tarFile && l.path) listed.push({ path: l.path, size: l.tarFile.size });
-          else complete = false;
-        }
-        if (!complete) deferred.push('file set of tar layers without declared members');
-        // As pull chooses: the first verified signature that signs exactly the listed files.
-        const { chosen, fitted: manifest } = chooseSignature(found, (v) => {
-          const scope = modelScope({ signed: v.verified.manifest.serialization.ignorePaths });
-          const inScope = listed.filter((e) => scope.isModelFile(e.path));
-          const m = manifestForListing(v.verified.manifest, inScope.map((e) => e.path));
-          if (complete) planFetch(m, inScope, r.ignoreUnsignedFiles);
-          return m;
-        });
-        if (r.requireCosign) {
-          const { verifyCosignSignatures } = await import('../signatures/cosign/verify.js');
-          await verifyCosignSignatures([...candidates], ref.digest, trust.authorities, { throwIfNone: true });
-        }
-        if (r.threshold > 1) {
-          // No bytes here: a signature counts when it signs the same resources (a different
-          // serialization would need re-hashing, which only the pod can do).
-          await requireThreshold(
-            { dir: '', files: [], ignores: [], manifest, resolvedDigest: ref.digest, candidates, chosen, found, signsTheseFiles: async (m) => sameResources(m, manifest) },
-            trust.authorities,
-            r.threshold,
-          );
-        }
-        if (r.requireSbom) deferred.push('signed SBOM');
-        if (r.blockUnsafePickle) deferred.push('content scan');
-        return {
-          digest: ref.digest,
-          pinned,
-          signer: chosen.verified.signer,
-          ...(chosen.verified.rootDigest ? { rootDigest: chosen.verified.rootDigest } : {}),
-          deferred,
-        };
-      } finally {
-        await src.close();
-      }
+      const r = await checkModel(pinned, trust, { oci });
+      if (r.resolvedDigest !== ref.digest) throw new ModelsealError('REGISTRY_PROTOCOL', `${pinned} resolved to ${r.resolvedDigest ?? 'no digest'}`);
+      const q = trust.requirements;
+      // Checked by the injected init container against the bytes (and the pinned digest).
+      const deferred = [
+        ...(q.blockUnsafePickle ? ['content scan'] : []),
+        ...(q.requireSbom ? ['signed SBOM'] : []),
+        ...(q.requireCosign ? ['cosign signature'] : []),
+        ...(q.threshold > 1 ? [`${q.threshold} signing authorities`] : []),
+      ];
+      return { digest: ref.digest, pinned, signer: r.signer, ...(r.rootDigest ? { rootDigest: r.rootDigest } : {}), deferred };
     },
   };
 }

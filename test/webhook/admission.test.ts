@@ -300,6 +300,12 @@ describe('modelseal webhook certs', () => {
       }
     })();
     expect(wrongName).toBe('refused');
+    // Never overwrites a deployed key.
+    const { runCli } = await import('../helpers/cli.js');
+    const again = await runCli(['webhook', 'certs', '--out', certs.dir]);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toMatch(/ca\.crt: it exists/);
+    expect((await runCli(['webhook', 'certs', '--out', certs.dir + '-x', '--service', 'Bad_Name'])).stderr).toContain('is not a DNS-1123 label');
     const bundle = (await readFile(path.join(certs.dir, 'caBundle'), 'utf8')).trim();
     expect(Buffer.from(bundle, 'base64').toString()).toBe(await readFile(path.join(certs.dir, 'ca.crt'), 'utf8'));
   });

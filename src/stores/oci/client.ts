@@ -480,7 +480,8 @@ export class RegistryClient {
         if (signal?.aborted) throw networkError(err, what);
         if (received === desc.size) return;
         if (resumes >= this.retries) {
-          throw new ModelsealError('NETWORK', `${what}: connection cut after ${received} of ${desc.size} bytes; gave up after ${resumes} resumes`, { cause: err, details: { digest: desc.digest, received } });
+          const why = (err as { code?: string; name?: string } | undefined)?.code ?? (err as Error | undefined)?.name ?? 'error';
+          throw new ModelsealError('NETWORK', `${what}: connection cut after ${received} of ${desc.size} bytes (${why}); gave up after ${resumes} resumes`, { cause: err, details: { digest: desc.digest, received } });
         }
         await sleep(backoffMs(resumes, this.retryBaseMs), signal);
         resumes++;

@@ -1,4 +1,4 @@
-import { readFile, stat } from 'node:fs/promises';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pull } from '../../../src/app/pull.js';
@@ -6,6 +6,7 @@ import { isModelsealError } from '../../../src/errors.js';
 import { createOciSource } from '../../../src/stores/oci/source.js';
 import type { MirrorSettings } from '../../../src/stores/mirrors/types.js';
 import { freePort, tempDir } from '../../harness/process.js';
+import { skopeo } from '../../harness/registry.js';
 import { sha256 } from '../../helpers/model.js';
 import { clientFor } from '../oci/helpers.js';
 import { startFaultProxy, type FaultProxy } from '../oci/proxy.js';
@@ -138,5 +139,40 @@ describe('pull through a registry mirror', () => {
     expect(isModelsealError(err, 'DIGEST_MISMATCH'), String(err)).toBe(true);
     await expect(stat(into)).rejects.toThrow();
     expect(m.digest).toMatch(/^sha256:/);
+  });
+
+  it('containerd hosts.toml: the mirror it names serves the blobs', async () => {
+    const m = await publishModel(f, 'fleet/containerd', 18);
+    const mirrorFront = await front({ upstream: f.mirror.url('') });
+    const certs = await tempDir('certs.d');
+    const dir = path.join(certs, f.originFront.host.replace(/:(\d+)$/, '_$1_'));
+    await mkdir(dir, { recursive: true });
+    await writeFile(path.join(dir, 'hosts.toml'), `server = "http://${f.originFront.host}"\n\n[host."http://${mirrorFront.host}"]\n  capabilities = ["pull"]\n`);
+    const { res } = await pullWith(m.ref, { hostsDir: certs });
+    expect(res.receipt.delivery!.files['w.bin']!.from).toBe(`http://${mirrorFront.host}/v2`);
+    expect(blobGets(mirrorFront, sha256(WEIGHT(18)))).toBe(1);
+    expect(blobGets(f.originFront, sha256(WEIGHT(18)))).toBe(0);
+  });
+
+  it('registries.conf: skopeo (containers/image) and modelseal go to the same mirror for the same file', async () => {
+    const m = await publishModel(f, 'fleet/podman', 19);
+    const mirrorFront = await front({ upstream: f.mirror.url('') });
+    const rc = path.join(await tempDir('containers'), 'registries.conf');
+    await writeFile(rc, [
+      '[[registry]]',
+      `prefix = "${f.originFront.host}/fleet"`,
+      // containers/image 5.23 (skopeo 1.9) still requires location unless the prefix is a wildcard.
+      `location = "${f.originFront.host}/fleet"`,
+      'insecure = true',
+      '[[registry.mirror]]',
+      `location = "${mirrorFront.host}/fleet"`,
+      'insecure = true',
+    ].join('\n') + '\n');
+    const raw = await skopeo(['--registries-conf', rc, 'inspect', '--raw', '--tls-verify=false', `docker://${f.originFront.host}/fleet/podman@${m.digest}`]);
+    expect(JSON.parse(raw).layers.length).toBe(3);
+    expect(mirrorFront.requests.some((r) => r.includes(`/v2/fleet/podman/manifests/${m.digest}`))).toBe(true);
+    const { res } = await pullWith(m.ref, { registriesConf: rc });
+    expect(res.receipt.delivery!.files['w.bin']!.from).toBe(`http://${mirrorFront.host}/v2`);
+    expect(blobGets(f.originFront, sha256(WEIGHT(19)))).toBe(0);
   });
 });

@@ -14,8 +14,7 @@ import { FileLock } from './lock.js';
  *
  * Trust rules — the cache is a convenience, never an authority:
  * - A file enters only after the pull that fetched it has hashed it against the signed digest
- *   (the staged, verified file is hard-linked into the cache, or copied when the cache is on
- *   another filesystem).
+ *   (the staged, verified file is hard-linked into the cache in link mode, else copied).
  * - A cached file is re-hashed (whole-file SHA-256, on worker threads) every time a pull takes
  *   it, after it is linked or copied into staging and before it counts as delivered. A mismatch
  *   evicts the entry and the file is fetched from the source like any other.
@@ -154,11 +153,9 @@ export class NodeCache {
     if (await stat(entry).then(() => true, () => false)) return;
     const tmp = path.join(this.o.dir, 'tmp', `${hex}.${randomBytes(6).toString('hex')}`);
     try {
-      try {
-        await link(staged, tmp);
-      } catch {
-        await copyFile(staged, tmp, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
-      }
+      let linked = false;
+      if (this.o.place === 'link') linked = await link(staged, tmp).then(() => true, () => false);
+      if (!linked) await copyFile(staged, tmp, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
       await chmod(tmp, 0o444);
       await rename(tmp, entry);
       await this.touch(hex);

@@ -38,6 +38,21 @@ export interface FaultOptions {
   stallAfter?: number;
 }
 
+/** Forward the first `n` body bytes of `ures`, stop reading it, then call `then`. */
+function sendPrefix(ures: http.IncomingMessage, res: http.ServerResponse, n: number, then: () => void): void {
+  let sent = 0;
+  ures.on('data', (c: Buffer) => {
+    if (sent >= n) return;
+    const take = c.subarray(0, n - sent);
+    sent += take.length;
+    res.write(take);
+    if (sent >= n) {
+      ures.destroy();
+      then();
+    }
+  });
+}
+
 const BLOB_RE = /^\/v2\/.+\/blobs\/(sha256:[a-f0-9]{64})$/;
 
 export async function startFaultProxy(o: FaultOptions): Promise<FaultProxy> {
@@ -115,31 +130,15 @@ export async function startFaultProxy(o: FaultOptions): Promise<FaultProxy> {
         ures.on('end', () => res.end());
         return;
       }
+      // A stall sends the prefix and then nothing, the socket kept open; a cut drops the connection.
       if (isBlobGet && o.stallAfter !== undefined && length > o.stallAfter) {
-        let sent = 0;
-        ures.on('data', (c: Buffer) => {
-          if (sent >= o.stallAfter!) return;
-          const take = c.subarray(0, o.stallAfter! - sent);
-          sent += take.length;
-          res.write(take);
-          if (sent >= o.stallAfter!) ures.destroy();
-        });
+        sendPrefix(ures, res, o.stallAfter, () => undefined);
         return;
       }
-      if (isBlobGet && o.cutAfter !== undefined && cutsLeft > 0 && (ures.statusCode === 200 || (o.cutRanges && ures.statusCode === 206)) && Number(ures.headers['content-length'] ?? 0) > o.cutAfter) {
+      if (isBlobGet && o.cutAfter !== undefined && cutsLeft > 0 && (ures.statusCode === 200 || (o.cutRanges && ures.statusCode === 206)) && length > o.cutAfter) {
         cutsLeft--;
-        let sent = 0;
-        ures.on('data', (c: Buffer) => {
-          if (sent >= o.cutAfter!) return;
-          const take = c.subarray(0, o.cutAfter! - sent);
-          sent += take.length;
-          res.write(take);
-          if (sent >= o.cutAfter!) {
-            ures.destroy();
-            // Let the bytes leave, then drop the connection mid-body.
-            setTimeout(() => res.socket?.destroy(), 20);
-          }
-        });
+        // Let the bytes leave, then drop the connection mid-body.
+        sendPrefix(ures, res, o.cutAfter, () => setTimeout(() => res.socket?.destroy(), 20));
         return;
       }
       ures.pipe(res);

@@ -2,6 +2,7 @@ import { chmod, readFile, readdir, stat, utimes, writeFile } from 'node:fs/promi
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pull } from '../../src/app/pull.js';
+import { trustOf } from '../helpers/trust.js';
 import { NodeCache } from '../../src/cache/node-cache.js';
 import { FileLock } from '../../src/cache/lock.js';
 import { createOciSource } from '../../src/stores/oci/source.js';
@@ -26,7 +27,7 @@ describe('node-level verified cache', () => {
   async function pullInto(ref: string, cache: NodeCache) {
     const into = path.join(await tempDir('cache-pull'), 'model');
     const source = createOciSource(ref, await clientFor(f.origin));
-    const res = await pull({ reference: ref, source, authorities: f.authorities, into, cache });
+    const res = await pull({ reference: ref, source, trust: trustOf(f.authorities), into, cache });
     return { res, into };
   }
 

@@ -2,6 +2,7 @@ import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pull } from '../../../src/app/pull.js';
+import { trustOf } from '../../helpers/trust.js';
 import { isModelsealError } from '../../../src/errors.js';
 import { createOciSource } from '../../../src/stores/oci/source.js';
 import type { MirrorSettings } from '../../../src/stores/mirrors/types.js';
@@ -38,7 +39,7 @@ describe('pull through a registry mirror', () => {
   async function pullWith(ref: string, mirrors: MirrorSettings) {
     const into = path.join(await tempDir('mirror-pull'), 'model');
     const source = createOciSource(ref, { ...(await clientFor(f.origin)), mirrors });
-    const res = await pull({ reference: ref, source, authorities: f.authorities, into });
+    const res = await pull({ reference: ref, source, trust: trustOf(f.authorities), into });
     return { res, into };
   }
 
@@ -135,7 +136,7 @@ describe('pull through a registry mirror', () => {
     const ref = `oci://${badOrigin.host}/fleet/bothbad:v1`;
     const into = path.join(await tempDir('mirror-pull'), 'model');
     const source = createOciSource(ref, { ...(await clientFor(f.origin)), mirrors: { flags: [{ registry: badOrigin.host, url: `http://${evil.host}` }] } });
-    const err = await pull({ reference: ref, source, authorities: f.authorities, into }).catch((e: unknown) => e);
+    const err = await pull({ reference: ref, source, trust: trustOf(f.authorities), into }).catch((e: unknown) => e);
     expect(isModelsealError(err, 'DIGEST_MISMATCH'), String(err)).toBe(true);
     await expect(stat(into)).rejects.toThrow();
     expect(m.digest).toMatch(/^sha256:/);

@@ -4,22 +4,24 @@ export interface Run {
   seconds: number;
   /** Peak resident set size of the command, KiB (GNU time %M). */
   maxRssKiB: number;
+  /** User + system CPU seconds of the command and its children (GNU time %U + %S). */
+  cpuSeconds: number;
   stdout: string;
 }
 
 /** Run a command under GNU time: wall seconds and peak RSS, measured by the kernel, not by us. */
 export function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn('/usr/bin/time', ['-f', '@@time %e %M', cmd, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('/usr/bin/time', ['-f', '@@time %e %M %U %S', cmd, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (b) => (out += b));
     child.stderr.on('data', (b) => (err = (err + b).slice(-20000)));
     child.on('error', reject);
     child.on('close', (code) => {
-      const m = /@@time ([\d.]+) (\d+)/.exec(err);
+      const m = /@@time ([\d.]+) (\d+) ([\d.]+) ([\d.]+)/.exec(err);
       if (code !== 0 || !m) return reject(new Error(`${cmd} ${args.join(' ')} failed (${code}): ${err.slice(-2000)}`));
-      resolve({ seconds: Number(m[1]), maxRssKiB: Number(m[2]), stdout: out });
+      resolve({ seconds: Number(m[1]), maxRssKiB: Number(m[2]), cpuSeconds: Number(m[3]) + Number(m[4]), stdout: out });
     });
   });
 }
@@ -47,6 +49,13 @@ export async function opensslOneCore(seconds = 3): Promise<number> {
 export const GiB = 1024 ** 3;
 export const MiB = 1024 ** 2;
 export const fmtRate = (bytes: number, s: number) => `${(bytes / s / MiB).toFixed(0)} MiB/s`;
+/** CPU-seconds per GiB moved: what a pull costs the node beside the wall time. */
+export const fmtCpu = (r: Run, bytes: number) => `${(r.cpuSeconds / (bytes / GiB)).toFixed(2)} CPU-s/GiB`;
+
+/** Two runs' sums (a download then a hash), as one Run. */
+export function sumRuns(a: Run, b: Run): Run {
+  return { seconds: a.seconds + b.seconds, maxRssKiB: Math.max(a.maxRssKiB, b.maxRssKiB), cpuSeconds: a.cpuSeconds + b.cpuSeconds, stdout: '' };
+}
 
 /** The three rows every pull benchmark prints: itself, against local verify, against its baseline tool. */
 export function pullRows(label: string, bytes: number, pull: Run, local: Run, baseline: Run, baselineName: string, localTarget: number): string[][] {

@@ -3,7 +3,7 @@ import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { startSwift } from '../test/harness/swift.js';
 import { ms, type BenchContext, type Prepared } from './local.js';
-import { best, fmtRate, pullRows, timed, type Run } from './measure.js';
+import { best, fmtCpu, fmtRate, pullRows, sumRuns, timed, type Run } from './measure.js';
 
 /**
  * Pull+verify from a loopback S3 store (OpenStack Swift s3api: real SigV4, on disk) against
@@ -48,11 +48,11 @@ export async function benchS3(ctx: BenchContext, model: Prepared, local: Run): P
       if (!download || cp.seconds < download.seconds) download = cp;
       const files = model.multiFiles.map((f) => path.join(awsDir, path.basename(f)));
       const sum = await timed('sha256sum', files);
-      return { seconds: cp.seconds + sum.seconds, maxRssKiB: Math.max(cp.maxRssKiB, sum.maxRssKiB), stdout: '' };
+      return sumRuns(cp, sum);
     });
     ctx.rows.push(...pullRows('S3 pull+verify (loopback Swift s3api)', model.totalBytes, pull, local, baseline, 'aws s3 cp --recursive + sha256sum', 1.2));
     // The download alone, no hashing: how fast this server hands out the bytes to any client.
-    ctx.rows.push(['  floor: aws s3 cp alone (no hashing)', '', `${download!.seconds.toFixed(2)} s`, fmtRate(model.totalBytes, download!.seconds), `ratio ${(download!.seconds / local.seconds).toFixed(2)} vs local verify`]);
+    ctx.rows.push(['  floor: aws s3 cp alone (no hashing)', '', `${download!.seconds.toFixed(2)} s`, fmtRate(model.totalBytes, download!.seconds), `${fmtCpu(download!, model.totalBytes)}; pull at ${(pull.seconds / download!.seconds).toFixed(2)}x its time (target <= 1.0); pull ${fmtCpu(pull, model.totalBytes)}`]);
     await rm(awsDir, { recursive: true, force: true });
   } finally {
     await swift.stop();

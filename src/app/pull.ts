@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { ModelsealError } from '../errors.js';
@@ -17,6 +17,8 @@ import { requireObjectLock, runChecks, type CheckFacts, type StagedModel } from 
 import { chooseSignature, verifyOmsSignatures, type VerifiedCandidate } from '../trust/select.js';
 import type { TrustDecision } from '../trust/types.js';
 import { TOOL_ID } from '../version.js';
+import type { CacheSession, NodeCache } from '../cache/node-cache.js';
+import { receiptDelivery } from '../cache/delivery.js';
 import { planForSignature } from './plan.js';
 import { signsFiles, verifyInPlace } from './verify.js';
 
@@ -38,6 +40,8 @@ export interface PullOptions {
   /** Also sign the receipt (a Sigstore bundle beside it, `<receipt>.sigstore.json`). */
   receiptSigner?: SignerSpec;
   signal?: AbortSignal;
+  /** Node-level verified cache (`--cache DIR`): files taken from it are re-hashed, fetched ones added. */
+  cache?: NodeCache;
 }
 
 export interface PullResult {
@@ -111,6 +115,8 @@ export async function pull(opts: PullOptions): Promise<PullResult> {
     const placedAt = await staging.commit();
     staging = undefined;
     const receipt = buildReceipt(opts, resolved, manifest, chosen, wanted, actual.sizes, placedAt, facts);
+    const delivery = await receiptDelivery(source, actual.cached);
+    if (delivery) receipt.delivery = delivery;
     return { receipt, receiptPath: await writeReceipt(opts, receipt, placedAt), placedAt };
   } catch (err) {
     await staging?.discard();
@@ -134,13 +140,14 @@ async function fetchIntoStaging(
   manifest: Manifest,
   wanted: SourceEntry[],
   opts: PullOptions,
-): Promise<{ resources: Resource[]; sizes: Map<string, number> }> {
+): Promise<{ resources: Resource[]; sizes: Map<string, number>; cached: string[] }> {
   const s = manifest.serialization;
   const expected = new Map(manifest.resources.map((r) => [r.name, r.digest]));
   const pending = new Set(wanted.map((w) => w.path));
   const resources: Resource[] = [];
   const sizes = new Map<string, number>();
   const hashers = new FollowHasherPool();
+  let cache: CacheSession | undefined;
   const sink = async (file: IncomingFile): Promise<void> => {
     if (!pending.has(file.path)) {
       file.stream.destroy();
@@ -152,32 +159,50 @@ async function fetchIntoStaging(
     // Download on this thread, hash on a worker that follows the staging file as it grows.
     const followed = hashers.follow(dest, s.hashType, s.method === 'shards' ? (s.shardSize ?? 0) : 0);
     const writer = new FollowedWriter(dest, followed);
+    let got: Resource[];
     try {
-      await pipeline(file.stream, writer, { signal: opts.signal });
+      try {
+        await pipeline(file.stream, writer, { signal: opts.signal });
+      } catch (err) {
+        followed.abort();
+        throw err;
+      }
+      got = resourcesOf(file.path, s.method, s.hashType, await followed.finish(writer.bytes));
+      // Fail fast on the first wrong file rather than after the whole model has downloaded.
+      for (const r of got) {
+        const want = expected.get(r.name);
+        if (want !== undefined && want !== r.digest) {
+          throw new ModelsealError('DIGEST_MISMATCH', `digest mismatch: ${r.name} (got ${s.hashType}:${r.digest}, signed ${want})`, {
+            details: { mismatched: [r.name], expected: want, actual: r.digest },
+          });
+        }
+      }
     } catch (err) {
-      followed.abort();
+      // Leave nothing behind: a source with another endpoint (a mirror failed) may deliver it again.
+      await rm(dest, { force: true });
+      pending.add(file.path);
       throw err;
     }
-    const got = resourcesOf(file.path, s.method, s.hashType, await followed.finish(writer.bytes));
-    // Fail fast on the first wrong file rather than after the whole model has downloaded.
-    for (const r of got) {
-      const want = expected.get(r.name);
-      if (want !== undefined && want !== r.digest) {
-        throw new ModelsealError('DIGEST_MISMATCH', `digest mismatch: ${r.name} (got ${s.hashType}:${r.digest}, signed ${want})`, {
-          details: { mismatched: [r.name], expected: want, actual: r.digest },
-        });
-      }
-    }
+    await cache?.admit(file.path, dest);
     resources.push(...got);
     sizes.set(file.path, writer.bytes);
   };
   try {
-    await source.fetch(wanted, sink, { concurrency: opts.concurrency ?? 4, signal: opts.signal, callerVerifiesContent: true });
+    // The cache places (and re-hashes) what it holds; only the rest is fetched.
+    cache = await opts.cache?.session(manifest, wanted, (rel) => staging.pathFor(rel), opts.signal);
+    for (const h of cache?.hits ?? []) {
+      pending.delete(h.path);
+      resources.push(h.resource);
+      sizes.set(h.path, h.size);
+    }
+    const rest = cache ? cache.misses : wanted;
+    if (rest.length > 0) await source.fetch(rest, sink, { concurrency: opts.concurrency ?? 4, signal: opts.signal, callerVerifiesContent: true });
   } finally {
     await hashers.close();
+    await cache?.release();
   }
   if (pending.size > 0) throw new ModelsealError('FILE_MISSING', `source did not deliver: ${[...pending].slice(0, 5).join(', ')}`);
-  return { resources, sizes };
+  return { resources, sizes, cached: (cache?.hits ?? []).map((h) => h.path) };
 }
 
 function buildReceipt(

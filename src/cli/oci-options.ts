@@ -1,6 +1,8 @@
 import { Option, type Command } from 'commander';
 import { ModelsealError } from '../errors.js';
 import type { OciClientOptions } from '../stores/oci/client.js';
+import { parseMirrorFlag } from '../stores/mirrors/resolve.js';
+import type { MirrorSettings } from '../stores/mirrors/types.js';
 
 /** Blobs from this size up take the parallel-range path when --parallel-ranges asks for it. */
 export const RANGED_MIN_BYTES = 256 * 1024 * 1024;
@@ -15,6 +17,11 @@ export interface OciFlags {
   registryRetries?: string;
   manifestLimit?: string;
   parallelRanges?: string;
+  mirror?: string[];
+  hostsDir?: string;
+  registriesConf?: string;
+  mirrorSignatures?: boolean;
+  mirrorStallTimeout?: string;
 }
 
 export function addOciFlags(cmd: Command): Command {
@@ -27,7 +34,24 @@ export function addOciFlags(cmd: Command): Command {
     .option('--registry-username <user>', 'registry user; the password is read from MODELSEAL_REGISTRY_PASSWORD (never from argv)')
     .addOption(new Option('--registry-retries <n>', 'retries for 429/5xx/resets and resumes of cut downloads').default('4'))
     .option('--parallel-ranges <n>', 'fetch blobs of 256 MiB or more as n parallel 8 MiB byte ranges, for registries or CDNs that cap each connection (default: one stream)')
-    .addOption(new Option('--manifest-limit <bytes>', 'largest manifest accepted').default(String(4 * 1024 * 1024)).hideHelp());
+    .addOption(new Option('--manifest-limit <bytes>', 'largest manifest accepted').default(String(4 * 1024 * 1024)).hideHelp())
+    .option('--mirror <host=url>', 'pull blobs for registry <host> through the mirror at <url> first (repeatable, tried in order, then the origin); every byte is still verified', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--hosts-dir <dir>', 'read mirrors from containerd host configuration (config_path, e.g. /etc/containerd/certs.d; ":"-separated list)')
+    .option('--registries-conf <file>', 'read mirrors from a containers registries.conf (v2), e.g. /etc/containers/registries.conf, with its registries.conf.d drop-ins')
+    .option('--mirror-signatures', 'also fetch signatures through the mirrors (default: from the origin only)')
+    .option('--mirror-stall-timeout <seconds>', 'skip a mirror for a blob when it sends nothing for this long (default 15)');
+}
+
+/** The mirror flags, or undefined when none is given. */
+export function mirrorSettings(f: OciFlags): MirrorSettings | undefined {
+  const m: MirrorSettings = {};
+  if (f.mirror?.length) m.flags = f.mirror.map(parseMirrorFlag);
+  if (f.hostsDir) m.hostsDir = f.hostsDir;
+  if (f.registriesConf) m.registriesConf = f.registriesConf;
+  if (f.mirrorSignatures) m.signatures = true;
+  const stall = intFlag(f.mirrorStallTimeout, 'mirror-stall-timeout', 1, 3600);
+  if (stall !== undefined) m.stallMs = stall * 1000;
+  return Object.keys(m).length ? m : undefined;
 }
 
 function intFlag(v: string | undefined, name: string, min: number, max: number): number | undefined {
@@ -56,5 +80,7 @@ export function ociClientOptions(f: OciFlags, env: NodeJS.ProcessEnv = process.e
   }
   const limit = intFlag(f.manifestLimit, 'manifest-limit', 1024, 64 * 1024 * 1024);
   if (limit !== undefined) o.maxManifestBytes = limit;
+  const mirrors = mirrorSettings(f);
+  if (mirrors) o.mirrors = mirrors;
   return o;
 }

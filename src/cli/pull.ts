@@ -9,6 +9,7 @@ import { addOciFlags, ociClientOptions, type OciFlags } from './oci-options.js';
 import { action, emit } from './output.js';
 import { addS3Flags, s3OptionsFromFlags } from './s3-options.js';
 import { signerFromFlags } from './sign.js';
+import { addCacheFlags, cacheFromFlags, type CacheFlags } from '../cache/flags.js';
 
 interface PullFlags extends TrustFlags {
   into: string;
@@ -40,6 +41,7 @@ export function pullCommand(): Command {
   addTrustFlags(cmd, true);
   addOciFlags(cmd);
   addS3Flags(cmd);
+  addCacheFlags(cmd);
   return cmd.action(action((reference: string, f: PullFlags) => runPull(reference, f)));
 }
 
@@ -57,7 +59,8 @@ async function runPull(reference: string, f: PullFlags): Promise<void> {
       ...(f.signature ? { signaturePath: f.signature } : {}),
     });
     const receiptSigner = f.receiptKey ? await signerFromFlags('key', { privateKey: f.receiptKey }) : undefined;
-    const result = await pull({ reference, source, trust, into: f.into, receiptPath: f.receipt, concurrency, ...(receiptSigner ? { receiptSigner } : {}) });
+    const cache = await cacheFromFlags(f as CacheFlags);
+    const result = await pull({ reference, source, trust, into: f.into, receiptPath: f.receipt, concurrency, ...(receiptSigner ? { receiptSigner } : {}), ...(cache ? { cache } : {}) });
     const r = result.receipt;
     resolvedDigest = r.resolvedDigest;
     logDecision({

@@ -43,4 +43,13 @@ export interface Receipt {
   sbom?: CheckFacts['sbom'];
   /** The authorities that each signed exactly these files (policy threshold). */
   agreeing?: string[];
+  /**
+   * Where each file's bytes came from when that was not simply the source (a mirror, the node
+   * cache), and every mirror skipped for a blob with the reason. Provenance only: every byte
+   * was verified against the signature whatever delivered it.
+   */
+  delivery?: {
+    files: Record<string, { from: string; blob?: string }>;
+    skipped: Array<{ blob: string; mirror: string; reason: string }>;
+  };
 }

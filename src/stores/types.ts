@@ -56,7 +56,9 @@ export interface ModelSource {
   /**
    * Deliver the given files (a subset of `list()`): for each, call `sink` with its stream as the
    * bytes start to arrive and await it (the sink hashes while writing to staging, and rejects on
-   * a mismatch; the source must then stop and reject). Sources run up to `concurrency` sinks at
+   * a mismatch; the source must then stop and reject, unless it has another endpoint for the
+   * same bytes — a mirror failed — and delivers the path again: a sink that rejects leaves
+   * nothing behind for that path). Sources run up to `concurrency` sinks at
    * once; packed sources (tar layers) deliver in archive order. A source must never deliver a
    * path outside `wanted`, nor an unsafe one.
    */
@@ -77,4 +79,12 @@ export interface ModelSource {
   ): Promise<void>;
   /** Release connections and temporary files. */
   close(): Promise<void>;
+  /**
+   * Where each delivered file's bytes came from (a mirror or the origin) and every mirror
+   * skipped on the way, for the receipt. Sources without mirrors need not implement it.
+   */
+  delivery?(): Promise<DeliveryReport>;
 }
+
+export type { DeliveryReport } from './mirrors/types.js';
+import type { DeliveryReport } from './mirrors/types.js';

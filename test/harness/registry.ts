@@ -88,10 +88,15 @@ async function startTokenServer(keyPem: string, certPem: string, seen: RegistryS
   return { port: (srv.address() as AddressInfo).port, close: () => new Promise((r) => srv.close(() => r())) };
 }
 
-export async function startRegistry(opts: { auth?: RegistryAuth; tls?: boolean } = {}): Promise<RegistryServer> {
+/**
+ * `proxy`: run as a Distribution pull-through cache of that upstream URL (mirrors-and-caches.md
+ * §6): blobs and manifests by digest are fetched from the upstream once, then served locally;
+ * pushes are refused. The upstream must be up when it starts (2.8.2 pings it).
+ */
+export async function startRegistry(opts: { auth?: RegistryAuth; tls?: boolean; proxy?: string } = {}): Promise<RegistryServer> {
   const auth = opts.auth ?? 'none';
   const tls = opts.tls ?? false;
-  const dir = await tempDir(`registry-${auth}${tls ? '-tls' : ''}`);
+  const dir = await tempDir(`registry-${auth}${tls ? '-tls' : ''}${opts.proxy ? '-proxy' : ''}`);
   const root = path.join(dir, 'data');
   await mkdir(root, { recursive: true });
   const tokenRequests: RegistryServer['tokenRequests'] = [];
@@ -131,6 +136,7 @@ export async function startRegistry(opts: { auth?: RegistryAuth; tls?: boolean }
       tlsYaml.trimEnd(),
       'health: { storagedriver: { enabled: false } }',
       authYaml,
+      ...(opts.proxy ? ['proxy:', `  remoteurl: ${opts.proxy}`] : []),
     ].filter((l) => l !== '').join('\n') + '\n');
     const proc: ServerProcess = startProcess('docker-registry', ['serve', cfg], { cwd: dir });
     const origin = `${tls ? 'https' : 'http'}://127.0.0.1:${port}`;

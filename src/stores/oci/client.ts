@@ -34,7 +34,9 @@ export interface OciClientOptions {
   /** Attempts after the first for 429/5xx/resets, and resumes of a cut blob stream. Default 4. */
   retries?: number;
   retryBaseMs?: number;
+  /** Idle timeout: no header or body byte for this long fails the request (default 60 s). */
   timeoutMs?: number;
+  connectTimeoutMs?: number;
   /** Manifest size ceiling, default 4 MiB (oras-go and registry 2.8.2 limit). */
   maxManifestBytes?: number;
   /** Files above this size are uploaded in PATCH chunks. Default 64 MiB. */
@@ -54,6 +56,23 @@ export interface OciClientOptions {
   rangeSlots?: number;
   /** How far a gzip/zstd tar layer may expand (default 250×, at least 256 MiB); see tar.ts. */
   expansion?: { ratio: number; floor: number };
+  /**
+   * Where the API lives when it is not `<scheme>://<apiHost>/v2` (a mirror: containerd's
+   * `[host."https://m/prefix"]` maps to `https://m/prefix/v2`, `override_path` to the path as is).
+   */
+  endpoint?: ClientEndpoint;
+  /** Registry mirrors for pulls (src/stores/mirrors); blobs come from them first, per blob. */
+  mirrors?: import('../mirrors/types.js').MirrorSettings;
+}
+
+/** A registry API root other than the reference's own host (mirrors). */
+export interface ClientEndpoint {
+  /** Absolute URL that replaces `/v2` (no trailing slash), e.g. `http://127.0.0.1:5001/v2`. */
+  apiRoot: string;
+  /** Query parameters added to every request (containerd's `ns=<upstream host>`). */
+  query?: Record<string, string>;
+  /** Extra request headers (hosts.toml `[host.….header]`). */
+  headers?: Record<string, string>;
 }
 
 export const DEFAULT_MAX_MANIFEST = 4 * 1024 * 1024;
@@ -143,11 +162,12 @@ export class RegistryClient {
   private readonly rangeSlots: Semaphore;
 
   constructor(readonly ref: Pick<OciReference, 'registry' | 'apiHost'>, readonly opts: OciClientOptions = {}) {
-    this.origin = `${opts.plainHttp ? 'http' : 'https'}://${ref.apiHost}`;
+    this.origin = opts.endpoint ? new URL(opts.endpoint.apiRoot).origin : `${opts.plainHttp ? 'http' : 'https'}://${ref.apiHost}`;
     this.dispatcher = createDispatcher({
       ...(opts.caFile ? { caFile: opts.caFile } : {}),
       ...(opts.caPem ? { caPem: opts.caPem } : {}),
       ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}),
+      ...(opts.connectTimeoutMs ? { connectTimeoutMs: opts.connectTimeoutMs } : {}),
     });
     this.retries = opts.retries ?? 4;
     this.retryBaseMs = opts.retryBaseMs ?? 250;
@@ -160,7 +180,11 @@ export class RegistryClient {
   }
 
   url(path: string): URL {
-    return new URL(path, this.origin);
+    const e = this.opts.endpoint;
+    if (!e) return new URL(path, this.origin);
+    const u = new URL(path.startsWith('/v2/') ? e.apiRoot + path.slice('/v2'.length) : new URL(path, this.origin).href);
+    for (const [k, v] of Object.entries(e.query ?? {})) u.searchParams.set(k, v);
+    return u;
   }
 
   private credentials(): Promise<RegistryCredential | undefined> {
@@ -286,7 +310,7 @@ export class RegistryClient {
     let url = o.url;
     let authRetried = false;
     for (let hop = 0; hop < 8; hop++) {
-      const headers: Record<string, string> = { 'user-agent': this.userAgent(), ...(o.headers ?? {}) };
+      const headers: Record<string, string> = { 'user-agent': this.userAgent(), ...(this.opts.endpoint?.headers ?? {}), ...(o.headers ?? {}) };
       // The only place Authorization is attached: same origin as the registry, nothing else.
       if (url.origin === this.origin) {
         const a = await this.authorization(o.repo, o.action);
@@ -456,7 +480,8 @@ export class RegistryClient {
         if (signal?.aborted) throw networkError(err, what);
         if (received === desc.size) return;
         if (resumes >= this.retries) {
-          throw new ModelsealError('NETWORK', `${what}: connection cut after ${received} of ${desc.size} bytes; gave up after ${resumes} resumes`, { cause: err, details: { digest: desc.digest, received } });
+          const why = (err as { code?: string; name?: string } | undefined)?.code ?? (err as Error | undefined)?.name ?? 'error';
+          throw new ModelsealError('NETWORK', `${what}: connection cut after ${received} of ${desc.size} bytes (${why}); gave up after ${resumes} resumes`, { cause: err, details: { digest: desc.digest, received } });
         }
         await sleep(backoffMs(resumes, this.retryBaseMs), signal);
         resumes++;

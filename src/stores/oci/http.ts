@@ -14,6 +14,8 @@ export interface TransportOptions {
   caPem?: string;
   /** Idle timeout for headers and between body chunks. */
   timeoutMs?: number;
+  /** TCP/TLS connect timeout (hosts.toml `dial_timeout`); undici's default otherwise. */
+  connectTimeoutMs?: number;
 }
 
 export function createDispatcher(o: TransportOptions): Agent {
@@ -32,7 +34,8 @@ export function createDispatcher(o: TransportOptions): Agent {
     ca = [...tls.rootCertificates, pem];
   }
   const timeout = o.timeoutMs ?? 60_000;
-  return new Agent({ headersTimeout: timeout, bodyTimeout: timeout, ...(ca ? { connect: { ca } } : {}) });
+  const connect = { ...(ca ? { ca } : {}), ...(o.connectTimeoutMs ? { timeout: o.connectTimeoutMs } : {}) };
+  return new Agent({ headersTimeout: timeout, bodyTimeout: timeout, ...(Object.keys(connect).length ? { connect } : {}) });
 }
 
 export interface SendOptions {

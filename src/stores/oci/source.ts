@@ -7,6 +7,7 @@ import { MT } from './media-types.js';
 import { formatOciReference, parseOciReference, type OciReference } from './reference.js';
 import { discoverSignatures, type Discovery } from './signatures.js';
 import { expansionLimitBytes, scanTar, uncompressedTar } from './tar.js';
+import { Endpoints } from '../mirrors/chain.js';
 
 export type { OciClientOptions } from './client.js';
 
@@ -54,6 +55,9 @@ export function createOciSource(ref: string, opts: OciClientOptions): OciSource 
   let layoutP: Promise<ModelLayout> | undefined;
   let discoveryP: Promise<Discovery> | undefined;
   let listing: Promise<SourceEntry[]> | undefined;
+  let endpointsP: Promise<Endpoints> | undefined;
+  // Mirrors first, origin last (src/stores/mirrors); without mirrors this is the origin alone.
+  const endpoints = (): Promise<Endpoints> => (endpointsP ??= Endpoints.create(reference, client, opts));
 
   const need = (): { manifest: FetchedManifest; indexDigest?: string } => {
     if (!resolved) throw new ModelsealError('INTERNAL', 'OCI source used before resolve()');
@@ -66,7 +70,9 @@ export function createOciSource(ref: string, opts: OciClientOptions): OciSource 
       const what = `manifest ${m.digest}`;
       const { config } = manifestConfigAndLayers(m.json, what);
       const format = classifyFormat(m.json, config.mediaType);
-      const cfgBytes = needsConfig(format) && config.size > 0 ? await client.readBlob(repo, config, MAX_CONFIG_BYTES) : undefined;
+      const cfgBytes = needsConfig(format) && config.size > 0
+        ? (await (await endpoints()).first(config.digest, (e) => e.client.readBlob(e.repo, config, MAX_CONFIG_BYTES))).value
+        : undefined;
       return describeLayout(m.json, cfgBytes, what);
     })();
     return layoutP;
@@ -87,12 +93,19 @@ export function createOciSource(ref: string, opts: OciClientOptions): OciSource 
       layerOf.set(l.path, l);
       return;
     }
-    const tar = uncompressedTar(client.openBlob(repo, l.desc), l.packing, l.desc.digest, l.diffId, capFor(l));
-    await scanTar(tar, { layer: l.desc.digest, prefix: l.path }, async (m) => {
-      m.stream.resume();
-      out.push({ path: m.path, size: m.size, facts });
+    const members = (await (await endpoints()).first(l.desc.digest, async (e) => {
+      const found: SourceEntry[] = [];
+      const tar = uncompressedTar(e.client.openBlob(e.repo, l.desc), l.packing, l.desc.digest, l.diffId, capFor(l));
+      await scanTar(tar, { layer: l.desc.digest, prefix: l.path }, async (m) => {
+        m.stream.resume();
+        found.push({ path: m.path, size: m.size, facts });
+      });
+      return found;
+    })).value;
+    for (const m of members) {
+      out.push(m);
       layerOf.set(m.path, l);
-    });
+    }
   }
 
   const source: OciSource = {
@@ -107,19 +120,32 @@ export function createOciSource(ref: string, opts: OciClientOptions): OciSource 
           if (err instanceof ModelsealError && err.code === 'REGISTRY_PROTOCOL') return undefined;
           throw err;
         });
-        return discoverSignatures(client, repo, need().manifest.digest, lay?.signatureLayer);
+        const digest = need().manifest.digest;
+        // Signatures come from the origin unless configured otherwise: a mirror (Spegel, say)
+        // may not carry them, and one that hides them must not make a signed model look unsigned.
+        if (opts.mirrors?.signatures) {
+          for (const e of (await endpoints()).mirrors) {
+            const d = await discoverSignatures(e.client, e.repo, digest, lay?.signatureLayer).catch(() => undefined);
+            if (d?.candidates.some((c) => c.kind === 'oms')) return d;
+          }
+        }
+        return discoverSignatures(client, repo, digest, lay?.signatureLayer);
       })();
       return discoveryP;
     },
 
     async resolve(): Promise<ResolvedSource> {
       if (resolved) throw new ModelsealError('INTERNAL', 'resolve() called twice');
-      const first = await client.getManifest(repo, reference.digest ?? reference.tag!);
+      const eps = await endpoints();
+      // A tag is resolved at the origin only (a mirror could map it to another, validly hashed
+      // manifest); a digest is checked against the bytes, so any endpoint may serve it.
+      const byDigest = (d: string) => eps.first(d, (e) => e.client.getManifest(e.repo, d)).then((r) => r.value);
+      const first = reference.digest ? await byDigest(reference.digest) : await client.getManifest(repo, reference.tag!);
       let manifest = first;
       let indexDigest: string | undefined;
       if (first.mediaType === MT.ociIndex || first.mediaType === MT.dockerList) {
         indexDigest = first.digest;
-        manifest = await client.getManifest(repo, pickFromIndex(first));
+        manifest = await byDigest(pickFromIndex(first));
       }
       if (manifest.mediaType !== MT.ociManifest && manifest.mediaType !== MT.dockerManifest) {
         throw new ModelsealError('REGISTRY_PROTOCOL', `unsupported manifest type ${manifest.mediaType}`);
@@ -174,31 +200,44 @@ export function createOciSource(ref: string, opts: OciClientOptions): OciSource 
       }
       // Large layers first keeps the parallel lanes busy until the end.
       const jobs = [...byLayer.entries()].sort((a, b) => b[0].desc.size - a[0].desc.size);
+      const eps = await endpoints();
       await forEachLimit(jobs, Math.max(1, o.concurrency), async ([l, paths]) => {
         if (o.signal?.aborted) throw new ModelsealError('NETWORK', 'fetch aborted');
         // A raw layer's bytes are the file's: when the caller hashes them against the signature
         // (which planFetch tied to this layer digest), a second SHA-256 here only halves throughput.
         const skipDigest = l.packing === 'raw' && o.callerVerifiesContent === true;
-        const blob = client.openBlob(repo, l.desc, o.signal, { skipDigest });
-        if (l.packing === 'raw') {
-          await deliver(sink, { path: l.path, size: l.desc.size, stream: blob });
-          return;
-        }
-        const tar = uncompressedTar(blob, l.packing, l.desc.digest, l.diffId, capFor(l));
-        await scanTar(tar, { layer: l.desc.digest, prefix: l.path }, async (m) => {
-          if (!paths.has(m.path)) {
-            if (layerOf.get(m.path) !== l) {
-              throw new ModelsealError('ARCHIVE_UNSAFE', `tar layer ${l.desc.digest} holds ${m.path}, which it did not declare`);
-            }
-            m.stream.resume();
+        // Members a failed mirror already delivered were verified by the sink: the next source skips them.
+        const done = new Set<string>();
+        await eps.first(l.desc.digest, async (e) => {
+          const blob = e.client.openBlob(e.repo, l.desc, o.signal, { skipDigest });
+          if (l.packing === 'raw') {
+            await deliver(sink, { path: l.path, size: l.desc.size, stream: blob });
+            eps.delivered(l.path, l.desc.digest, e.label);
             return;
           }
-          await deliver(sink, { path: m.path, size: m.size, stream: m.stream });
-        });
+          const tar = uncompressedTar(blob, l.packing, l.desc.digest, l.diffId, capFor(l));
+          await scanTar(tar, { layer: l.desc.digest, prefix: l.path }, async (m) => {
+            if (!paths.has(m.path) || done.has(m.path)) {
+              if (layerOf.get(m.path) !== l) {
+                throw new ModelsealError('ARCHIVE_UNSAFE', `tar layer ${l.desc.digest} holds ${m.path}, which it did not declare`);
+              }
+              m.stream.resume();
+              return;
+            }
+            await deliver(sink, { path: m.path, size: m.size, stream: m.stream });
+            done.add(m.path);
+            eps.delivered(m.path, l.desc.digest, e.label);
+          });
+        }, o.signal);
       });
     },
 
+    delivery() {
+      return endpointsP ? endpointsP.then((e) => e.delivery()) : Promise.resolve({ files: {}, skipped: [] });
+    },
+
     async close(): Promise<void> {
+      if (endpointsP) await (await endpointsP.catch(() => undefined))?.close();
       await client.close();
     },
   };

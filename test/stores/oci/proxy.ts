@@ -15,6 +15,8 @@ export interface FaultProxy {
   blobOriginAuth: Array<string | undefined>;
   /** Most blob GETs open at the same time. */
   maxInFlight(): number;
+  /** Every request path seen (method and URL), for counting what reached the upstream. */
+  requests: string[];
   close(): Promise<void>;
 }
 
@@ -30,12 +32,32 @@ export interface FaultOptions {
   oversizeManifest?: number;
   /** Redirect blob GETs to another origin that reads blobs via this function. */
   redirectTo?: (digest: string) => string;
+  /** A hostile mirror: flip one byte in the middle of every blob body of at least this many bytes. */
+  corruptBlobsOver?: number;
+  /** A stalling mirror: send this many bytes of each blob body larger than that, then nothing (socket kept open). */
+  stallAfter?: number;
+}
+
+/** Forward the first `n` body bytes of `ures`, stop reading it, then call `then`. */
+function sendPrefix(ures: http.IncomingMessage, res: http.ServerResponse, n: number, then: () => void): void {
+  let sent = 0;
+  ures.on('data', (c: Buffer) => {
+    if (sent >= n) return;
+    const take = c.subarray(0, n - sent);
+    sent += take.length;
+    res.write(take);
+    if (sent >= n) {
+      ures.destroy();
+      then();
+    }
+  });
 }
 
 const BLOB_RE = /^\/v2\/.+\/blobs\/(sha256:[a-f0-9]{64})$/;
 
 export async function startFaultProxy(o: FaultOptions): Promise<FaultProxy> {
   const blobRequests: FaultProxy['blobRequests'] = [];
+  const requests: string[] = [];
   const blobOriginAuth: Array<string | undefined> = [];
   let cutsLeft = o.cuts ?? 1;
   let inFlight = 0;
@@ -59,7 +81,8 @@ export async function startFaultProxy(o: FaultOptions): Promise<FaultProxy> {
     blobPort = (blobServer.address() as AddressInfo).port;
   }
   const srv = http.createServer((req, res) => {
-    const m = BLOB_RE.exec(req.url ?? '');
+    requests.push(`${req.method} ${req.url}`);
+    const m = BLOB_RE.exec((req.url ?? '').split('?')[0]!);
     const isBlobGet = req.method === 'GET' && m !== null;
     // Its own entry: parallel ranged GETs finish in any order.
     const entry: FaultProxy['blobRequests'][number] = { ...(req.headers.range ? { range: req.headers.range } : {}) };
@@ -92,20 +115,30 @@ export async function startFaultProxy(o: FaultOptions): Promise<FaultProxy> {
     const ureq = http.request({ host: up.hostname, port: up.port, method: req.method, path: req.url, headers }, (ures) => {
       res.writeHead(ures.statusCode ?? 502, ures.headers);
       if (isBlobGet) entry.status = ures.statusCode;
-      if (isBlobGet && o.cutAfter !== undefined && cutsLeft > 0 && (ures.statusCode === 200 || (o.cutRanges && ures.statusCode === 206)) && Number(ures.headers['content-length'] ?? 0) > o.cutAfter) {
-        cutsLeft--;
-        let sent = 0;
+      const length = Number(ures.headers['content-length'] ?? 0);
+      if (isBlobGet && o.corruptBlobsOver !== undefined && length >= o.corruptBlobsOver) {
+        let seen = 0;
+        const flipAt = Math.floor(length / 2);
         ures.on('data', (c: Buffer) => {
-          if (sent >= o.cutAfter!) return;
-          const take = c.subarray(0, o.cutAfter! - sent);
-          sent += take.length;
-          res.write(take);
-          if (sent >= o.cutAfter!) {
-            ures.destroy();
-            // Let the bytes leave, then drop the connection mid-body.
-            setTimeout(() => res.socket?.destroy(), 20);
+          if (flipAt >= seen && flipAt < seen + c.length) {
+            c = Buffer.from(c);
+            c[flipAt - seen] ^= 0xff;
           }
+          seen += c.length;
+          res.write(c);
         });
+        ures.on('end', () => res.end());
+        return;
+      }
+      // A stall sends the prefix and then nothing, the socket kept open; a cut drops the connection.
+      if (isBlobGet && o.stallAfter !== undefined && length > o.stallAfter) {
+        sendPrefix(ures, res, o.stallAfter, () => undefined);
+        return;
+      }
+      if (isBlobGet && o.cutAfter !== undefined && cutsLeft > 0 && (ures.statusCode === 200 || (o.cutRanges && ures.statusCode === 206)) && length > o.cutAfter) {
+        cutsLeft--;
+        // Let the bytes leave, then drop the connection mid-body.
+        sendPrefix(ures, res, o.cutAfter, () => setTimeout(() => res.socket?.destroy(), 20));
         return;
       }
       ures.pipe(res);
@@ -119,6 +152,7 @@ export async function startFaultProxy(o: FaultOptions): Promise<FaultProxy> {
     host: `127.0.0.1:${port}`,
     blobRequests,
     blobOriginAuth,
+    requests,
     maxInFlight: () => maxInFlight,
     close: async () => {
       srv.closeAllConnections();

@@ -70,7 +70,7 @@ export async function main(argv: string[]): Promise<void> {
         process.exitCode = ExitCode.OK;
         return;
       }
-      const reason = `${err.message.replace(/^error: /, '')} (see modelseal ${commandPath(argv)}--help)`;
+      const reason = usageReason(program, err, argv);
       if (argv.includes('--json')) process.stdout.write(JSON.stringify({ ok: false, code: 'USAGE', exitCode: ExitCode.USAGE, reason }, null, 2) + '\n');
       process.stderr.write(`modelseal: USAGE: ${reason}\n`);
       process.exitCode = ExitCode.USAGE;
@@ -78,6 +78,18 @@ export async function main(argv: string[]): Promise<void> {
     }
     throw err;
   }
+}
+
+/** commander's message, with the methods a command takes when its method is missing or unknown. */
+function usageReason(program: Command, err: CommanderError, argv: string[]): string {
+  const base = err.message.replace(/^error: /, '');
+  const name = commandPath(argv).trim();
+  const cmd = program.commands.find((c) => c.name() === name);
+  const methods = cmd?.commands.map((c) => c.name()) ?? [];
+  if (err.code === 'commander.unknownCommand' && methods.length > 0) {
+    return `${base}: modelseal ${name} needs one of ${methods.join(', ')} first (e.g. modelseal ${name} ${methods[0]} …)`;
+  }
+  return `${base} (see modelseal ${name ? `${name} ` : ''}--help)`;
 }
 
 /** `sign ` for `modelseal sign key --bogus`: the command named, when it is one. */

@@ -15,6 +15,7 @@ const COMMANDS: Record<string, Factory> = {
   'generate-key-pair': async () => (await import('./keys.js')).generateKeyPairCommand(),
   'sign-blob': async () => (await import('./blob.js')).signBlobCommand(),
   'verify-blob': async () => (await import('./blob.js')).verifyBlobCommand(),
+  'verify-blob-attestation': async () => (await import('./blob.js')).verifyBlobAttestationCommand(),
   publish: async () => (await import('./publish.js')).publishCommand(),
   attach: async () => (await import('./attach.js')).attachCommand(),
   pull: async () => (await import('./pull.js')).pullCommand(),

@@ -31,6 +31,7 @@ export interface SignerFlags {
   oidcClientId?: string;
   fulcioUrl?: string;
   rekorUrl?: string;
+  rekorApiVersion?: string;
   tsaUrl?: string;
 }
 
@@ -62,6 +63,7 @@ export function addKeylessFlags(cmd: Command, prefix: string): Command {
     .option('--oidc-client-id <id>', `${prefix}client ID for --oidc-device`, PUBLIC_GOOD.oidcClientId)
     .option('--fulcio-url <url>', `${prefix}Fulcio CA`, PUBLIC_GOOD.fulcio)
     .option('--rekor-url <url>', `${prefix}Rekor transparency log`, PUBLIC_GOOD.rekor)
+    .option('--rekor-api-version <n>', `${prefix}Rekor API version, 1 or 2 (v2 has no integrated time: keep a TSA)`, '1')
     .option('--tsa-url <url>', `${prefix}RFC 3161 timestamp authority (empty: none)`, PUBLIC_GOOD.tsa);
 }
 
@@ -85,8 +87,16 @@ export async function signerFromFlags(method: Method, f: SignerFlags): Promise<S
     identityToken: token,
     fulcioUrl: f.fulcioUrl ?? PUBLIC_GOOD.fulcio,
     rekorUrl: f.rekorUrl ?? PUBLIC_GOOD.rekor,
+    ...(f.rekorApiVersion === undefined || f.rekorApiVersion === '1' ? {} : { rekorApiVersion: rekorApiVersionOf(f.rekorApiVersion, !!f.tsaUrl) }),
     ...(f.tsaUrl ? { tsaUrl: f.tsaUrl } : {}),
   };
+}
+
+function rekorApiVersionOf(value: string, withTsa: boolean): 2 {
+  if (value !== '2') throw new ModelsealError('USAGE', `--rekor-api-version must be 1 or 2, not ${JSON.stringify(value)}`);
+  // A v2 entry proves inclusion but no time; without a timestamp the certificate cannot be checked at signing time.
+  if (!withTsa) throw new ModelsealError('USAGE', '--rekor-api-version 2 needs a --tsa-url (Rekor v2 records no signing time)');
+  return 2;
 }
 
 /** The device flow only when asked for, and only with a person at the terminal to approve it. */

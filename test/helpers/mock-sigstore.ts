@@ -2,6 +2,8 @@ import { createHash, generateKeyPairSync } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fulcioHandler, initializeCA, initializeCTLog, initializeTLog, initializeTSA, tsaHandler, type HandlerFn } from '@sigstore/mock';
+import { HashAlgorithm, TransparencyLogEntry } from '@sigstore/protobuf-specs';
+import { CreateEntryRequest, Entry } from '@sigstore/protobuf-specs/rekor/v2';
 
 /**
  * Fulcio, Rekor (v1) and a TSA from @sigstore/mock, served on 127.0.0.1 by a plain node:http
@@ -43,6 +45,10 @@ export async function startMockSigstore(options: MockOptions = {}): Promise<Mock
   const tlogKeys = keyPair();
   const tlog = await initializeTLog(`https://${options.rekorOrigin ?? 'rekor.private.example'}`, tlogKeys);
   const tsa = await initializeTSA(keyPair());
+  // The mock writes genTime with milliseconds minus trailing zeros ("….12Z"), which @sigstore/core
+  // reads only with exactly three digits: one timestamp in ten would fail to parse. Whole seconds
+  // parse always (no fraction), and never precede a certificate issued in the same second.
+  (tsa as unknown as { getCurrentTime: () => Date }).getCurrentTime = () => new Date(Math.floor(Date.now() / 1000) * 1000);
 
   const fulcio = fulcioHandler(ca);
   const stamp = tsaHandler(tsa);
@@ -52,6 +58,16 @@ export async function startMockSigstore(options: MockOptions = {}): Promise<Mock
     '/api/v1/log/entries': async (body) => {
       const entry = await tlog.log(asRekorStores(JSON.parse(body) as ProposedEntry));
       return { statusCode: 201, response: JSON.stringify(entry), contentType: 'application/json' };
+    },
+    '/api/v2/log/entries': async (body) => {
+      const stored = asRekorV2Stores(CreateEntryRequest.fromJSON(JSON.parse(body)));
+      if (!stored) return { statusCode: 400, response: 'only dsse v0.0.2 requests are served' };
+      const entry = await tlog.logV2(stored as never);
+      // Rekor v2 keeps no integrated time: signing time comes from a TSA only.
+      entry.integratedTime = '0';
+      // The mock proves a one-entry tree (leaf 0) but labels the proof with the entry's random index.
+      if (entry.inclusionProof) entry.inclusionProof.logIndex = '0';
+      return { statusCode: 201, response: JSON.stringify(TransparencyLogEntry.toJSON(entry)), contentType: 'application/json' };
     },
   };
 
@@ -168,4 +184,27 @@ function withFulcioSubject(body: string): string {
   if (sub === claims.sub) return body;
   const rewritten = `${header}.${Buffer.from(JSON.stringify({ ...claims, sub })).toString('base64url')}.${sig}`;
   return JSON.stringify({ ...req, credentials: { ...req.credentials, oidcIdentityToken: rewritten } });
+}
+
+/**
+ * @sigstore/mock's v2 log stores the request itself; Rekor v2 stores a `dsse` v0.0.2 Entry (payload
+ * hash and signatures with their verifier), which is what a verifier compares the bundle with.
+ */
+function asRekorV2Stores(request: CreateEntryRequest): unknown {
+  if (request.spec?.$case !== 'dsseRequestV002') return undefined;
+  const { envelope, verifiers } = request.spec.dsseRequestV002;
+  if (!envelope || verifiers.length !== 1) return undefined;
+  return Entry.toJSON({
+    kind: 'dsse',
+    apiVersion: '0.0.2',
+    spec: {
+      spec: {
+        $case: 'dsseV002',
+        dsseV002: {
+          payloadHash: { algorithm: HashAlgorithm.SHA2_256, digest: createHash('sha256').update(envelope.payload).digest() },
+          signatures: envelope.signatures.map((s) => ({ content: s.sig, verifier: verifiers[0] })),
+        },
+      },
+    },
+  });
 }

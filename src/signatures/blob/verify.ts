@@ -10,6 +10,7 @@ import { verifyChainSignature } from '../core/certificate.js';
 import { digestNameForCurve, ecCurveOf, publicKeyOf, verifyEcdsa, verifyEcdsaPrehashed } from '../core/ecdsa-curves.js';
 import { parseSigstoreBundle, verifyKeylessBundle, type SigstoreAuthority } from '../core/sigstore-verify.js';
 import type { Authority, SignerIdentity } from '../core/types.js';
+import { describeTarget, type BlobTarget } from './target.js';
 
 /**
  * cosign-compatible `verify-blob` (message-signature bundles) and DSSE in-toto attestation
@@ -40,21 +41,33 @@ export async function fileDigest(path: string, hash: 'sha256' | 'sha384' | 'sha5
   return h.digest();
 }
 
-/** cosign `verify-blob`: the file must hash to the signed digest and one authority must accept the signer. */
-export async function verifyBlob(filePath: string, bundleBytes: Uint8Array, authorities: Authority[]): Promise<SignerIdentity> {
+/**
+ * The target's digest under `hash`. A digest target is SHA-256 only: a bundle over another
+ * digest (P-384/P-521 keys sign SHA-384/512) cannot be checked against it.
+ */
+export async function targetDigest(target: BlobTarget, hash: 'sha256' | 'sha384' | 'sha512'): Promise<Buffer> {
+  if (target.kind === 'file') return fileDigest(target.path, hash);
+  if (hash !== 'sha256') throw new ModelsealError('USAGE', `the bundle signs a ${hash} digest; a sha256: digest cannot be checked against it (give the file)`);
+  return target.sha256;
+}
+
+/** cosign `verify-blob`: the file (or given SHA-256) must be the signed digest and one authority must accept the signer. */
+export async function verifyBlob(file: string | BlobTarget, bundleBytes: Uint8Array, authorities: Authority[]): Promise<SignerIdentity> {
+  const target: BlobTarget = typeof file === 'string' ? { kind: 'file', path: file } : file;
   const bundle = readBundle(bundleBytes);
   if (bundle.content.$case !== 'messageSignature') {
-    throw new ModelsealError('BUNDLE_INVALID', 'bundle holds a DSSE envelope, not a blob signature (use attestation verification)');
+    throw new ModelsealError('BUNDLE_INVALID', 'bundle holds a DSSE envelope, not a blob signature (use verify-blob-attestation)');
   }
   const { messageDigest, signature } = bundle.content.messageSignature;
   const hash = messageDigest === undefined ? undefined : HASH_BY_ALGORITHM[messageDigest.algorithm];
   if (messageDigest === undefined || hash === undefined) {
     throw new ModelsealError('BUNDLE_INVALID', 'blob signature has no SHA2_256/384/512 messageDigest');
   }
-  const digest = await fileDigest(filePath, hash);
+  const digest = await targetDigest(target, hash);
+  const name = describeTarget(target);
   if (!digest.equals(messageDigest.digest)) {
-    throw new ModelsealError('DIGEST_MISMATCH', `${filePath} does not match the signed ${hash} digest`, {
-      details: { file: filePath, expected: messageDigest.digest.toString('hex'), actual: digest.toString('hex') },
+    throw new ModelsealError('DIGEST_MISMATCH', `${name} does not match the signed ${hash} digest`, {
+      details: { file: name, expected: messageDigest.digest.toString('hex'), actual: digest.toString('hex') },
     });
   }
   // The digest algorithm must be the key's own (cosign: P-256/SHA-256, P-384/SHA-384, P-521/SHA-512).

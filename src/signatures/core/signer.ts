@@ -9,5 +9,7 @@ export type SignerSpec =
       identityToken: string;
       fulcioUrl: string;
       rekorUrl: string;
+      /** Rekor API: 1 (public-good today) or 2 (tile-backed; no integrated time, so pair it with a TSA). */
+      rekorApiVersion?: 1 | 2;
       tsaUrl?: string;
     };

@@ -65,7 +65,9 @@ export function fulcioSigner(spec: SigstoreSignerSpec, keyHolder: Signer): Signe
 
 /** Rekor always; the TSA only when configured (public-good Rekor v1 also gives the signing time). */
 export function witnesses(spec: SigstoreSignerSpec): Witness[] {
-  const list: Witness[] = [new RekorWitness({ rekorBaseURL: spec.rekorUrl, entryType: 'dsse', fetchOnConflict: true, timeout: TIMEOUT_MS, retry: RETRY })];
+  const list: Witness[] = [
+    new RekorWitness({ rekorBaseURL: spec.rekorUrl, entryType: 'dsse', majorApiVersion: spec.rekorApiVersion ?? 1, fetchOnConflict: true, timeout: TIMEOUT_MS, retry: RETRY }),
+  ];
   if (spec.tsaUrl !== undefined) list.push(new TSAWitness({ tsaBaseURL: spec.tsaUrl, timeout: TIMEOUT_MS, retry: RETRY }));
   return list;
 }

@@ -16,9 +16,14 @@ const CLIENT_TRUST_CONFIG_PREFIX = 'application/vnd.dev.sigstore.clienttrustconf
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 
-/** The trustedRoot JSON object inside either accepted document, validated. */
+/**
+ * The trustedRoot JSON object inside either accepted document, validated and in the one shape
+ * the rest of the code reads. Both documents are protobuf JSON, so they are read as a protobuf
+ * JSON parser reads them: `null` means the field is absent, field names may be lowerCamelCase or
+ * the proto's snake_case, and unknown fields are ignored (newer producers add fields).
+ */
 export function trustedRootJson(doc: unknown): Record<string, unknown> {
-  let root = asObject(doc, 'trusted root');
+  let root = asObject(protoJson(doc, 'trusted root'), 'trusted root');
   if (typeof root.mediaType === 'string' && root.mediaType.startsWith(CLIENT_TRUST_CONFIG_PREFIX)) {
     root = asObject(root.trustedRoot, 'ClientTrustConfig trustedRoot');
   }
@@ -124,7 +129,33 @@ function validateRange(range: Record<string, unknown>, where: string, startRequi
   const start = range.start === undefined ? undefined : timestamp(range.start, `${where}.start`);
   if (start === undefined && startRequired) throw invalid(`${where}.start is missing`);
   const end = range.end === undefined ? undefined : timestamp(range.end, `${where}.end`);
-  if (start !== undefined && end !== undefined && end <= start) throw invalid(`${where} ends before it starts`);
+  // Sigstore validity windows include both ends (sigstore-js and sigstore-go compare with <= and >=):
+  // a window that starts and ends at the same instant is valid for exactly that instant.
+  if (start !== undefined && end !== undefined && end < start) throw invalid(`${where} ends before it starts`);
+}
+
+/**
+ * protobuf JSON → the lowerCamelCase, null-free form protobuf-specs' `fromJSON` and our checks
+ * read. A field given in both spellings is refused, as protojson parsers refuse it (two readers
+ * must not pick different values). Lists may not hold `null` (protojson rejects it too).
+ */
+export function protoJson(value: unknown, where: string): unknown {
+  if (Array.isArray(value)) {
+    return value.map((v, i) => {
+      if (v === null) throw invalid(`${where}[${i}] is null`);
+      return protoJson(v, `${where}[${i}]`);
+    });
+  }
+  if (typeof value !== 'object' || value === null) return value;
+  const out: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(value)) {
+    if (v === null) continue;
+    const name = key.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+    if (Object.hasOwn(out, name)) throw invalid(`${where} spells field ${name} twice`);
+    // defineProperty: a `__proto__` key stays data, never a prototype.
+    Object.defineProperty(out, name, { value: protoJson(v, `${where}.${name}`), enumerable: true, writable: true, configurable: true });
+  }
+  return out;
 }
 
 function timestamp(value: unknown, where: string): number {

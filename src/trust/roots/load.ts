@@ -32,9 +32,14 @@ export async function loadTrustedRootFile(file?: string): Promise<unknown> {
     throw new ModelsealError('CONFIG_INVALID', `trusted root ${where} cannot be read`);
   });
   if (st.size > MAX_TRUST_BYTES) throw new ModelsealError('CONFIG_INVALID', `trusted root ${where} is too large`);
+  let doc: unknown;
   try {
-    return JSON.parse(await readFile(target, 'utf8')) as unknown;
+    doc = JSON.parse(await readFile(target, 'utf8')) as unknown;
   } catch (err) {
     throw new ModelsealError('CONFIG_INVALID', `trusted root ${where} is not JSON: ${(err as Error).message}`);
   }
+  // Validated at load, so a broken root is a configuration error before any model is read.
+  const { trustedRootJson } = await import('../../signatures/core/trusted-root.js');
+  trustedRootJson(doc);
+  return doc;
 }

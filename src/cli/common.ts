@@ -29,7 +29,7 @@ export function addSerializationFlags(cmd: Command): Command {
   return cmd
     .addOption(new Option('--serialization <method>', 'files or shards').choices(['files', 'shards']).default('files'))
     .option('--shard-size <bytes>', 'shard size for --serialization shards', String(DEFAULT_SHARD_SIZE))
-    .addOption(new Option('--hash <alg>', 'hash algorithm').choices(['sha256', 'blake2b']).default('sha256'));
+    .addOption(new Option('--hash <alg>', 'hash algorithm').choices(['sha256', 'blake2b', 'blake3']).default('sha256'));
 }
 
 export function addPathFlags(cmd: Command): Command {

@@ -2,6 +2,7 @@ import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { ModelsealError } from '../errors.js';
 import { opensslName, type HashAlgorithm } from './algorithms.js';
+import { hasherWorkerData } from './hasher-source.js';
 import { FOLLOW_SOURCE } from './follow-source.js';
 
 interface Waiter {
@@ -39,7 +40,7 @@ export class FollowHasherPool {
   private worker(): Worker {
     if (this.workers.length < this.size) {
       // The workers allocate one 4 MiB buffer and small messages: a small young generation keeps RSS flat.
-      const w = new Worker(FOLLOW_SOURCE, { eval: true, resourceLimits: { maxYoungGenerationSizeMb: 2 } });
+      const w = new Worker(FOLLOW_SOURCE, { eval: true, workerData: hasherWorkerData(), resourceLimits: { maxYoungGenerationSizeMb: 2 } });
       w.on('message', (m: { id: number; shards?: RangeDigest[]; error?: string }) => {
         const waiter = this.waiters.get(m.id);
         this.waiters.delete(m.id);

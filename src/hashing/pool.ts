@@ -1,6 +1,7 @@
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { ModelsealError } from '../errors.js';
+import { hasherWorkerData } from './hasher-source.js';
 import { WORKER_SOURCE } from './worker-source.js';
 
 export interface HashTask {
@@ -73,7 +74,7 @@ export class HashPool {
 
   private spawn(): Worker | undefined {
     if (this.all.length >= this.size) return undefined;
-    const w = new Worker(WORKER_SOURCE, { eval: true, resourceLimits: { maxYoungGenerationSizeMb: 2 } });
+    const w = new Worker(WORKER_SOURCE, { eval: true, workerData: hasherWorkerData(), resourceLimits: { maxYoungGenerationSizeMb: 2 } });
     w.on('message', (msg: { digest?: string; size?: number; error?: string; code?: string }) => {
       const job = this.running.get(w);
       this.running.delete(w);

@@ -32,7 +32,7 @@ export function parseReceipt(text: string, file: string): Receipt {
   str(model, 'rootDigest', 'model', true);
   const ser = obj(model.serialization, 'model.serialization');
   if (ser.method !== 'files' && ser.method !== 'shards') throw bad(file, 'model.serialization.method must be files or shards');
-  if (ser.hashType !== 'sha256' && ser.hashType !== 'blake2b') throw bad(file, 'model.serialization.hashType must be sha256 or blake2b');
+  if (ser.hashType !== 'sha256' && ser.hashType !== 'blake2b' && ser.hashType !== 'blake3') throw bad(file, 'model.serialization.hashType must be sha256, blake2b or blake3');
   if (!Array.isArray(ser.ignorePaths) || !ser.ignorePaths.every((p) => typeof p === 'string')) throw bad(file, 'model.serialization.ignorePaths must be a list');
   if (!Array.isArray(model.resources)) throw bad(file, 'model.resources must be a list');
   model.resources.forEach((x, i) => {

@@ -17,6 +17,8 @@ export interface ParsedStatement {
 const DIGEST_HEX: Record<HashAlgorithm, RegExp> = {
   sha256: /^[0-9a-f]{64}$/,
   blake2b: /^[0-9a-f]{128}$/,
+  // model_signing 1.1: 32-byte BLAKE3 (its default output length).
+  blake3: /^[0-9a-f]{64}$/,
 };
 
 function bad(message: string): never {
@@ -31,6 +33,7 @@ function field<T>(obj: Record<string, unknown>, key: string, check: (v: unknown)
 const isString = (v: unknown): v is string => typeof v === 'string';
 const isNonEmptyString = (v: unknown): v is string => typeof v === 'string' && v !== '';
 const isArray = (v: unknown): v is unknown[] => Array.isArray(v);
+const isHashAlgorithm = (v: unknown): v is HashAlgorithm => typeof v === 'string' && Object.hasOwn(DIGEST_HEX, v);
 
 /**
  * Parse the exact DSSE payload bytes (never a re-serialization: trap T9). Duplicate keys are
@@ -65,7 +68,7 @@ function parseOms(doc: Record<string, unknown>, subjects: unknown[]): ParsedStat
   const method = field(ser, 'method', isString, 'a string', 'serialization');
   if (method !== 'files' && method !== 'shards') bad(`serialization.method ${JSON.stringify(method)} is not files or shards`);
   const hashType = field(ser, 'hash_type', isString, 'a string', 'serialization');
-  if (hashType !== 'sha256' && hashType !== 'blake2b') bad(`serialization.hash_type ${JSON.stringify(hashType)} is not supported (sha256, blake2b)`);
+  if (!isHashAlgorithm(hashType)) return bad(`serialization.hash_type ${JSON.stringify(hashType)} is not supported (sha256, blake2b, blake3)`);
   const allowSymlinks = ser.allow_symlinks ?? false;
   if (typeof allowSymlinks !== 'boolean') bad('serialization.allow_symlinks must be a boolean');
   const ignorePaths = ser.ignore_paths ?? [];

@@ -112,7 +112,9 @@ describe('hostile bundles: signed statement (correctly signed, so only the check
   });
   it('unknown algorithm or hash type', () => {
     rejects(signedPayload(statementJson({ predicate: predicate({}, [{ ...resources[0]!, algorithm: 'md5' }, resources[1]!]) })), 'PAYLOAD_INVALID', /algorithm "md5"/);
-    rejects(signedPayload(statementJson({ predicate: predicate({ hash_type: 'blake3' }) })), 'PAYLOAD_INVALID', /hash_type "blake3" is not supported/);
+    rejects(signedPayload(statementJson({ predicate: predicate({ hash_type: 'blake2s' }) })), 'PAYLOAD_INVALID', /hash_type "blake2s" is not supported/);
+    // blake3 is supported, but every resource must then say blake3.
+    rejects(signedPayload(statementJson({ predicate: predicate({ hash_type: 'blake3' }) })), 'PAYLOAD_INVALID', /expected blake3/);
   });
   it('duplicate resource names', () => {
     const res = [resources[0]!, resources[0]!];

@@ -3,9 +3,10 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { ModelsealError } from '../errors.js';
 import { rootDigest } from '../model/digest.js';
 import { logger } from '../log.js';
+import type { KeyObject } from 'node:crypto';
 import { bundleSigner } from '../signatures/core/fulcio-identity.js';
 import { expectedIdentity, resolveIdentityToken } from '../signatures/core/identity-token.js';
-import { loadPrivateKey } from '../signatures/core/keys.js';
+import { loadCertificates, loadPrivateKey } from '../signatures/core/keys.js';
 import type { DeviceFlowOptions } from '../signatures/core/oidc-device-flow.js';
 import { signManifest } from '../signatures/oms/sign.js';
 import type { SignerSpec } from '../signatures/core/signer.js';
@@ -23,6 +24,8 @@ export const PUBLIC_GOOD = {
 
 export interface SignerFlags {
   privateKey?: string;
+  pkcs11Uri?: string;
+  modulePath?: string;
   signingCert?: string;
   certChain?: string[];
   identityToken?: string;
@@ -43,7 +46,17 @@ export interface SignFlags extends SerializationFlags, SignerFlags {
   json?: boolean;
 }
 
-export function addSignerFlags(cmd: Command, method: Method): Command {
+/** The signing methods: model_signing 1.1's five (key, certificate, sigstore, pkcs11-key, pkcs11-certificate). */
+export type SignMethod = Method | 'pkcs11-key' | 'pkcs11-certificate';
+
+const PKCS11_URI_HELP = 'RFC 7512 key URI, e.g. "pkcs11:token=T;object=K?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=file:/run/pin" (PIN also from $MODELSEAL_PKCS11_PIN)';
+
+export function addSignerFlags(cmd: Command, method: SignMethod): Command {
+  if (method === 'pkcs11-key' || method === 'pkcs11-certificate') {
+    cmd.requiredOption('--pkcs11-uri <uri>', PKCS11_URI_HELP).option('--module-path <file>', 'PKCS#11 module (overrides the URI\'s module-path/module-name)');
+    if (method === 'pkcs11-key') return cmd;
+    return cmd.requiredOption('--signing-cert <file>', 'PEM leaf certificate of the token key').option('--cert-chain <file...>', 'PEM intermediates and root, leaf-to-root');
+  }
   if (method === 'key') return cmd.requiredOption('--private-key <file>', 'EC private key: PEM (PKCS#8/SEC1) or cosign encrypted key');
   if (method === 'certificate') {
     return cmd
@@ -68,17 +81,30 @@ export function addKeylessFlags(cmd: Command, prefix: string): Command {
 }
 
 /** Build the signer a method's flags describe (keys are parsed and checked here, at the edge). */
-export async function signerFromFlags(method: Method, f: SignerFlags): Promise<SignerSpec> {
+export async function signerFromFlags(method: SignMethod, f: SignerFlags): Promise<SignerSpec> {
   const read = (p: string) =>
     readFile(p, 'utf8').catch(() => {
       throw new ModelsealError('KEY_INVALID', `cannot read ${p}`);
     });
   const privateKey = async () => loadPrivateKey(await read(f.privateKey!), f.privateKey!);
-  if (method === 'key') return { kind: 'key', privateKey: await privateKey() };
-  if (method === 'certificate') {
+  const chain = async () => {
     const chainPems: string[] = [];
     for (const c of f.certChain ?? []) chainPems.push(await read(c));
-    return { kind: 'certificate', privateKey: await privateKey(), leafPem: await read(f.signingCert!), chainPems };
+    return chainPems;
+  };
+  const pkcs11 = async (publicKey?: KeyObject) => {
+    const { openPkcs11Key } = await import('../signatures/core/pkcs11.js');
+    return openPkcs11Key(f.pkcs11Uri!, { ...(f.modulePath === undefined ? {} : { modulePath: f.modulePath }), ...(publicKey === undefined ? {} : { publicKey }) });
+  };
+  if (method === 'key') return { kind: 'key', privateKey: await privateKey() };
+  if (method === 'certificate') return { kind: 'certificate', privateKey: await privateKey(), leafPem: await read(f.signingCert!), chainPems: await chain() };
+  if (method === 'pkcs11-key') return { kind: 'key', privateKey: await pkcs11() };
+  if (method === 'pkcs11-certificate') {
+    const leafPem = await read(f.signingCert!);
+    // The leaf names the token key's public half: no public key object is needed on the token.
+    const leaf = loadCertificates(leafPem, 'signing certificate')[0];
+    if (!leaf) throw new ModelsealError('KEY_INVALID', `${f.signingCert} holds no certificate`);
+    return { kind: 'certificate', privateKey: await pkcs11(leaf.publicKey), leafPem, chainPems: await chain() };
   }
   const { token, source, claims } = await resolveIdentityToken({ explicit: f.identityToken, device: deviceFlowFromFlags(f) });
   logger().info({ event_type: 'identity_token', source, issuer: claims.iss, identity: expectedIdentity(claims) }, 'OIDC identity token obtained');
@@ -127,11 +153,19 @@ export function signingRequest(model: string, signaturePath: string | undefined,
   };
 }
 
+const METHOD_HELP: Record<SignMethod, string> = {
+  key: 'a private key',
+  certificate: 'a certificate chain',
+  sigstore: 'Sigstore keyless (online)',
+  'pkcs11-key': 'a key in a PKCS#11 token (needs pkcs11-tool, Debian opensc)',
+  'pkcs11-certificate': 'a PKCS#11 token key and its certificate chain (needs pkcs11-tool)',
+};
+
 export function signCommand(): Command {
   const sign = new Command('sign').description('sign a model directory into an OMS v1.0 bundle (model.sig)');
-  for (const method of ['key', 'certificate', 'sigstore'] as const) {
+  for (const method of ['key', 'certificate', 'sigstore', 'pkcs11-key', 'pkcs11-certificate'] as const) {
     const sub = new Command(method)
-      .description(`sign with ${method === 'key' ? 'a private key' : method === 'certificate' ? 'a certificate chain' : 'Sigstore keyless (online)'}`)
+      .description(`sign with ${METHOD_HELP[method]}`)
       .argument('<model>', 'model directory or single file')
       .option('--signature <path>', 'where to write the bundle (default <model>/model.sig)')
       .option('--json', 'print the result as JSON');

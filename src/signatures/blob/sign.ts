@@ -1,13 +1,12 @@
-import type { KeyObject } from 'node:crypto';
 import { bundleToJSON, toDSSEBundle, toMessageSignatureBundle, type Bundle } from '@sigstore/bundle';
 import { dsse, pem } from '@sigstore/core';
 import { HashAlgorithm } from '@sigstore/protobuf-specs';
 import { ModelsealError } from '../../errors.js';
 import { fileDigest, parseInTotoStatement } from './verify.js';
-import { digestNameForCurve, ecCurveOf, hashForCurve, signEcdsa, signEcdsaPrehashed } from '../core/ecdsa-curves.js';
+import { digestNameForCurve, ecCurveOf, hashForCurve } from '../core/ecdsa-curves.js';
 import { EphemeralP256, fromSignError, fulcioSigner, signSigstore, witness, type SigstoreSignerSpec } from '../core/sigstore-sign.js';
 import { cosignKeyHint } from '../core/key-ids.js';
-import type { SignerSpec } from '../core/signer.js';
+import { signDigestWithKey, signingPublicKey, signWithKey, type SignerSpec, type SigningKey } from '../core/signer.js';
 
 /**
  * cosign-compatible `sign-blob --bundle` (v0.3 bundle, `messageSignature`) and `attest-blob`
@@ -29,11 +28,11 @@ export async function signBlob(filePath: string, signer: SignerSpec): Promise<st
   }
 }
 
-async function signBlobWithKey(filePath: string, privateKey: KeyObject): Promise<string> {
-  requirePrivate(privateKey);
-  const curve = ecCurveOf(privateKey);
+async function signBlobWithKey(filePath: string, privateKey: SigningKey): Promise<string> {
+  const publicKey = signingPublicKey(privateKey);
+  const curve = ecCurveOf(publicKey);
   const digest = await fileDigest(filePath, hashForCurve(curve));
-  const bundle = toMessageSignatureBundle({ digest, signature: signEcdsaPrehashed(privateKey, digest), keyHint: cosignKeyHint(privateKey) });
+  const bundle = toMessageSignatureBundle({ digest, signature: await signDigestWithKey(privateKey, digest), keyHint: cosignKeyHint(publicKey) });
   // @sigstore/bundle always writes SHA2_256; cosign records the curve's hash.
   if (bundle.content.$case === 'messageSignature' && bundle.content.messageSignature.messageDigest) {
     bundle.content.messageSignature.messageDigest.algorithm = HashAlgorithm[digestNameForCurve(curve)];
@@ -54,7 +53,7 @@ async function signBlobKeyless(filePath: string, spec: SigstoreSignerSpec): Prom
     throw fromSignError(err);
   }
   const digest = await fileDigest(filePath, 'sha256');
-  const signature = signEcdsaPrehashed(key.privateKey, digest);
+  const signature = await signDigestWithKey(key.privateKey, digest);
   const bundle = toMessageSignatureBundle({ digest, signature, certificate: pem.toDER(certificatePem), certificateChain: false });
   const { tlogEntries, rfc3161Timestamps } = await witness(spec, bundle.content, certificatePem);
   bundle.verificationMaterial.tlogEntries = tlogEntries;
@@ -72,14 +71,12 @@ export async function signStatement(statementJson: Buffer, signer: SignerSpec): 
     case 'sigstore':
       return signSigstore(statementJson, signer);
     case 'key': {
-      requirePrivate(signer.privateKey);
-      const sig = signEcdsa(signer.privateKey, dsse.preAuthEncoding(IN_TOTO, statementJson));
-      const bundle = toDSSEBundle({ artifact: statementJson, artifactType: IN_TOTO, signature: sig, keyHint: cosignKeyHint(signer.privateKey) });
+      const sig = await signWithKey(signer.privateKey, dsse.preAuthEncoding(IN_TOTO, statementJson));
+      const bundle = toDSSEBundle({ artifact: statementJson, artifactType: IN_TOTO, signature: sig, keyHint: cosignKeyHint(signingPublicKey(signer.privateKey)) });
       return serialize(bundle);
     }
     case 'certificate': {
-      requirePrivate(signer.privateKey);
-      const sig = signEcdsa(signer.privateKey, dsse.preAuthEncoding(IN_TOTO, statementJson));
+      const sig = await signWithKey(signer.privateKey, dsse.preAuthEncoding(IN_TOTO, statementJson));
       const chain = [signer.leafPem, ...signer.chainPems].map((p, i) => {
         try {
           return pem.toDER(p);
@@ -93,10 +90,6 @@ export async function signStatement(statementJson: Buffer, signer: SignerSpec): 
       return serialize(bundle);
     }
   }
-}
-
-function requirePrivate(key: KeyObject): void {
-  if (key.type !== 'private') throw new ModelsealError('KEY_INVALID', 'signing needs a private key');
 }
 
 /** protojson drops empty lists; cosign and OMS key bundles spell out `"tlogEntries": []`. */

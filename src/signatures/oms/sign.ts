@@ -1,12 +1,11 @@
 import { ModelsealError } from '../../errors.js';
 import type { Manifest } from '../../model/types.js';
 import { BUNDLE_MEDIA_TYPES } from './bundle.js';
-import { signEcdsa } from '../core/ecdsa-curves.js';
 import { IN_TOTO_PAYLOAD_TYPE, pae } from '../core/dsse.js';
 import { omsKeyHint, spkiDer } from '../core/key-ids.js';
 import { loadCertificates } from '../core/keys.js';
 import { statementPayload } from './payload.js';
-import type { SignerSpec } from '../core/signer.js';
+import { signingPublicKey, signWithKey, type SignerSpec } from '../core/signer.js';
 
 type CertificateSpec = Extract<SignerSpec, { kind: 'certificate' }>;
 
@@ -15,7 +14,7 @@ function certificateChain(spec: CertificateSpec): Buffer[] {
   const leaves = loadCertificates(spec.leafPem, 'signing certificate');
   if (leaves.length !== 1) throw new ModelsealError('USAGE', `the signing certificate file holds ${leaves.length} certificates; give the chain separately`);
   const leaf = leaves[0]!;
-  if (!spkiDer(leaf.publicKey).equals(spkiDer(spec.privateKey))) {
+  if (!spkiDer(leaf.publicKey).equals(spkiDer(signingPublicKey(spec.privateKey)))) {
     throw new ModelsealError('KEY_INVALID', 'the signing certificate is not for this private key');
   }
   const chain = spec.chainPems.flatMap((pem, i) => loadCertificates(pem, `certificate chain file #${i + 1}`));
@@ -33,9 +32,9 @@ export async function signManifest(manifest: Manifest, signer: SignerSpec): Prom
 
   const verificationMaterial =
     signer.kind === 'key'
-      ? { publicKey: { hint: omsKeyHint(signer.privateKey) }, tlogEntries: [] }
+      ? { publicKey: { hint: omsKeyHint(signingPublicKey(signer.privateKey)) }, tlogEntries: [] }
       : { x509CertificateChain: { certificates: certificateChain(signer).map((der) => ({ rawBytes: der.toString('base64') })) }, tlogEntries: [] };
-  const signature = signEcdsa(signer.privateKey, pae(IN_TOTO_PAYLOAD_TYPE, payload));
+  const signature = await signWithKey(signer.privateKey, pae(IN_TOTO_PAYLOAD_TYPE, payload));
   return JSON.stringify({
     mediaType: BUNDLE_MEDIA_TYPES[0],
     verificationMaterial,

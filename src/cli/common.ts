@@ -16,7 +16,8 @@ export function addTrustFlags(cmd: Command, withPolicy = true): Command {
     .option('--identity <san>', 'exact signer identity (keyless)')
     .option('--identity-regexp <re>', 'signer identity regexp, anchored at both ends (keyless)')
     .option('--identity-provider <url>', 'OIDC issuer of the signer identity (keyless)')
-    .option('--trust-root <file>', 'trusted_root.json or ClientTrustConfig (keyless; default: bundled public-good root)');
+    .option('--trust-root <file>', 'trusted_root.json or ClientTrustConfig (keyless; default: bundled public-good root)')
+    .option('--tsa-cert-chain <file...>', 'trusted RFC 3161 TSA chain(s), PEM, TSA certificate first (key/certificate bundles with timestamps)');
   if (withPolicy) cmd.option('--policy <file>', 'trust policy file; decides the authorities instead of the flags above');
   return cmd;
 }

@@ -51,7 +51,10 @@ export type SignMethod = Method | 'pkcs11-key' | 'pkcs11-certificate';
 
 const PKCS11_URI_HELP = 'RFC 7512 key URI, e.g. "pkcs11:token=T;object=K?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=file:/run/pin" (PIN also from $MODELSEAL_PKCS11_PIN)';
 
+const TSA_URL_HELP = 'RFC 3161 timestamp authority to stamp the signature (verifiers trust it with --tsa-cert-chain)';
+
 export function addSignerFlags(cmd: Command, method: SignMethod): Command {
+  if (method !== 'sigstore') cmd.option('--tsa-url <url>', TSA_URL_HELP);
   if (method === 'pkcs11-key' || method === 'pkcs11-certificate') {
     cmd.requiredOption('--pkcs11-uri <uri>', PKCS11_URI_HELP).option('--module-path <file>', 'PKCS#11 module (overrides the URI\'s module-path/module-name)');
     if (method === 'pkcs11-key') return cmd;
@@ -96,15 +99,16 @@ export async function signerFromFlags(method: SignMethod, f: SignerFlags): Promi
     const { openPkcs11Key } = await import('../signatures/core/pkcs11.js');
     return openPkcs11Key(f.pkcs11Uri!, { ...(f.modulePath === undefined ? {} : { modulePath: f.modulePath }), ...(publicKey === undefined ? {} : { publicKey }) });
   };
-  if (method === 'key') return { kind: 'key', privateKey: await privateKey() };
-  if (method === 'certificate') return { kind: 'certificate', privateKey: await privateKey(), leafPem: await read(f.signingCert!), chainPems: await chain() };
-  if (method === 'pkcs11-key') return { kind: 'key', privateKey: await pkcs11() };
+  const tsa = f.tsaUrl ? { tsaUrl: f.tsaUrl } : {};
+  if (method === 'key') return { kind: 'key', privateKey: await privateKey(), ...tsa };
+  if (method === 'certificate') return { kind: 'certificate', privateKey: await privateKey(), leafPem: await read(f.signingCert!), chainPems: await chain(), ...tsa };
+  if (method === 'pkcs11-key') return { kind: 'key', privateKey: await pkcs11(), ...tsa };
   if (method === 'pkcs11-certificate') {
     const leafPem = await read(f.signingCert!);
     // The leaf names the token key's public half: no public key object is needed on the token.
     const leaf = loadCertificates(leafPem, 'signing certificate')[0];
     if (!leaf) throw new ModelsealError('KEY_INVALID', `${f.signingCert} holds no certificate`);
-    return { kind: 'certificate', privateKey: await pkcs11(leaf.publicKey), leafPem, chainPems: await chain() };
+    return { kind: 'certificate', privateKey: await pkcs11(leaf.publicKey), leafPem, chainPems: await chain(), ...tsa };
   }
   const { token, source, claims } = await resolveIdentityToken({ explicit: f.identityToken, device: deviceFlowFromFlags(f) });
   logger().info({ event_type: 'identity_token', source, issuer: claims.iss, identity: expectedIdentity(claims) }, 'OIDC identity token obtained');

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { ModelsealError } from '../errors.js';
 import { loadCertificates, loadPublicKeys } from '../signatures/core/keys.js';
 import type { Authority } from '../signatures/core/types.js';
+import type { TsaChain } from '../signatures/oms/tsa-verify.js';
 import { canonicalReference } from '../stores/reference.js';
 import { loadTrustedRootFile } from './roots/load.js';
 import { DEFAULT_REQUIREMENTS, METHODS, type Method, type TrustDecision, type TrustInput, type TrustOverrides, type TrustRequirements } from './types.js';
@@ -37,19 +38,26 @@ async function readTrustFile(file: string, what: string): Promise<string> {
   });
 }
 
+/** `--tsa-cert-chain`: TSAs whose timestamps key and certificate bundles may carry (loaded only when given). */
+async function timestampAuthoritiesFrom(files: string[] | undefined): Promise<{ timestampAuthorities?: TsaChain[] }> {
+  if (!files?.length) return {};
+  const { loadTsaChainFiles } = await import('../signatures/oms/tsa-verify.js');
+  return { timestampAuthorities: await loadTsaChainFiles(files) };
+}
+
 /** Authorities for one method from its input. */
 export async function authoritiesForMethod(method: Method, f: TrustInput): Promise<Authority[]> {
   switch (method) {
     case 'key': {
       if (!f.publicKey) throw new ModelsealError('USAGE', 'the key method needs --public-key');
       const pem = await readTrustFile(f.publicKey, 'public key');
-      return [{ kind: 'key', name: path.basename(f.publicKey), publicKeys: loadPublicKeys(pem, f.publicKey) }];
+      return [{ kind: 'key', name: path.basename(f.publicKey), publicKeys: loadPublicKeys(pem, f.publicKey), ...(await timestampAuthoritiesFrom(f.tsaCertChain)) }];
     }
     case 'certificate': {
       if (!f.certChain?.length) throw new ModelsealError('USAGE', 'the certificate method needs --cert-chain with the trust anchor(s); there is no silent fallback to system roots');
       const anchors = [];
       for (const file of f.certChain) anchors.push(...loadCertificates(await readTrustFile(file, 'certificate'), file));
-      return [{ kind: 'certificate', name: 'cert-chain', anchors }];
+      return [{ kind: 'certificate', name: 'cert-chain', anchors, ...(await timestampAuthoritiesFrom(f.tsaCertChain)) }];
     }
     case 'sigstore': {
       if ((f.identity === undefined) === (f.identityRegexp === undefined)) {
@@ -94,6 +102,7 @@ export async function resolveTrust(reference: string, input: TrustInput, opts: {
   });
   if (input.policy) {
     const mixed = METHODS.flatMap((m) => METHOD_FLAGS[m]).filter((k) => given(input, k));
+    if (input.tsaCertChain?.length) mixed.push('tsaCertChain');
     if (mixed.length > 0) throw new ModelsealError('USAGE', `--policy decides the signers; do not combine it with ${mixed.map(flagName).join(', ')}`);
     // The policy stack (YAML parser, validators) loads only when a policy is given.
     const [{ loadPolicy }, { ruleFor }, { authoritiesFor }] = await Promise.all([

@@ -13,6 +13,8 @@ export interface TrustInput {
   identityRegexp?: string;
   identityProvider?: string;
   trustRoot?: string;
+  /** Trusted RFC 3161 TSA chains for key and certificate bundles (`--tsa-cert-chain`). */
+  tsaCertChain?: string[];
   policy?: string;
 }
 

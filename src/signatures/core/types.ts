@@ -1,13 +1,15 @@
 import type { KeyObject, X509Certificate } from 'node:crypto';
 import type { Manifest } from '../../model/types.js';
+import type { TsaChain } from '../oms/tsa-verify.js';
 
 /**
  * One trusted authority: who may sign. A trust policy (src/policy) lists several per model
  * pattern; CLI flags build exactly one.
  */
 export type Authority =
-  | { kind: 'key'; name?: string; publicKeys: KeyObject[] }
-  | { kind: 'certificate'; name?: string; anchors: X509Certificate[] }
+  | { kind: 'key'; name?: string; publicKeys: KeyObject[]; timestampAuthorities?: TsaChain[] }
+  /** `timestampAuthorities`: trusted RFC 3161 TSAs; a verified timestamp moves the chain check to its time. */
+  | { kind: 'certificate'; name?: string; anchors: X509Certificate[]; timestampAuthorities?: TsaChain[] }
   | {
       kind: 'sigstore';
       name?: string;
@@ -26,6 +28,8 @@ export interface SignerIdentity {
   issuer?: string;
   /** Name of the authority (from the policy) that accepted it. */
   authority?: string;
+  /** When a trusted RFC 3161 timestamp proves the signature existed (ISO 8601), if one does. */
+  signedAt?: string;
 }
 
 /** A signature that verified: the signed manifest and who signed it. */

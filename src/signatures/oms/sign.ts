@@ -35,9 +35,13 @@ export async function signManifest(manifest: Manifest, signer: SignerSpec): Prom
       ? { publicKey: { hint: omsKeyHint(signingPublicKey(signer.privateKey)) }, tlogEntries: [] }
       : { x509CertificateChain: { certificates: certificateChain(signer).map((der) => ({ rawBytes: der.toString('base64') })) }, tlogEntries: [] };
   const signature = await signWithKey(signer.privateKey, pae(IN_TOTO_PAYLOAD_TYPE, payload));
+  // RFC 3161 over the signature (model_signing-go and cosign `--timestamp-server-url`): proves when it existed.
+  const timestampVerificationData = signer.tsaUrl
+    ? { rfc3161Timestamps: [{ signedTimestamp: (await (await import('./tsa-client.js')).requestTimestamp(signer.tsaUrl, signature)).toString('base64') }] }
+    : undefined;
   return JSON.stringify({
     mediaType: BUNDLE_MEDIA_TYPES[0],
-    verificationMaterial,
+    verificationMaterial: timestampVerificationData ? { ...verificationMaterial, timestampVerificationData } : verificationMaterial,
     dsseEnvelope: {
       payload: payload.toString('base64'),
       payloadType: IN_TOTO_PAYLOAD_TYPE,

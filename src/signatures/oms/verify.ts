@@ -12,15 +12,35 @@ const MATERIAL: Record<MaterialKind, string> = {
 
 async function verifyWith(bundle: ParsedBundle, authority: Authority): Promise<SignerIdentity> {
   switch (authority.kind) {
-    case 'key':
-      return verifyWithKeys(bundle, authority.publicKeys);
-    case 'certificate':
-      return verifyWithCertificates(bundle, authority.anchors);
+    case 'key': {
+      const times = await signingTimes(bundle, authority);
+      return withSignedAt(verifyWithKeys(bundle, authority.publicKeys), times);
+    }
+    case 'certificate': {
+      // A verified timestamp proves the signature existed then: the chain must be valid at every
+      // such time (so a signature outlives its certificate); without one, it must be valid now.
+      const times = await signingTimes(bundle, authority);
+      if (times.length === 0) return verifyWithCertificates(bundle, authority.anchors);
+      let who: SignerIdentity | undefined;
+      for (const t of times) who = verifyWithCertificates(bundle, authority.anchors, t);
+      return withSignedAt(who!, times);
+    }
     case 'sigstore':
       // Loaded only for keyless bundles: key and certificate checks need none of sigstore-js.
       const { verifySigstoreBundle } = await import('../core/sigstore-verify.js');
       return verifySigstoreBundle(bundle.json, bundle.payload, authority);
   }
+}
+
+async function signingTimes(bundle: ParsedBundle, authority: Extract<Authority, { kind: 'key' | 'certificate' }>): Promise<Date[]> {
+  if (!authority.timestampAuthorities?.length) return [];
+  // Loaded only when TSAs are trusted: it pulls in sigstore-js, which plain key checks never need.
+  const { verifiedSigningTimes } = await import('./tsa-verify.js');
+  return verifiedSigningTimes(bundle.json, bundle.signature, authority.timestampAuthorities);
+}
+
+function withSignedAt(who: SignerIdentity, times: Date[]): SignerIdentity {
+  return times[0] === undefined ? who : { ...who, signedAt: times[0].toISOString() };
 }
 
 function authorityName(a: Authority, i: number): string {

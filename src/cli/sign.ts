@@ -12,6 +12,7 @@ import { signManifest } from '../signatures/oms/sign.js';
 import type { SignerSpec } from '../signatures/core/signer.js';
 import { defaultSignaturePath, isDirectory, manifestForSigning, type SigningRequest } from '../app/sign.js';
 import { addPathFlags, addSerializationFlags, shardSizeOf, type Method, type SerializationFlags } from './common.js';
+import { addOciFlags, ociClientOptions, type OciFlags } from './oci-options.js';
 import { action, emit } from './output.js';
 
 export const PUBLIC_GOOD = {
@@ -165,19 +166,42 @@ const METHOD_HELP: Record<SignMethod, string> = {
   'pkcs11-certificate': 'a PKCS#11 token key and its certificate chain (needs pkcs11-tool)',
 };
 
+/**
+ * `sign … oci://…`: the OMS manifest from the published artefact's raw layer digests, signed and
+ * attached as a referrer; no weight is downloaded. Only `files` + `sha256` follow from digests.
+ */
+async function signFromDigests(method: SignMethod, reference: string, f: SignFlags & OciFlags): Promise<void> {
+  if (f.serialization !== 'files' || f.hash !== 'sha256') {
+    throw new ModelsealError('USAGE', 'signing from registry digests gives files/sha256 resources only (layer digests are SHA-256 of whole files): drop --serialization/--hash');
+  }
+  const signer = await signerFromFlags(method, f);
+  const { signPublishedModel } = await import('../app/sign-digests.js');
+  const r = await signPublishedModel(reference, signer, ociClientOptions(f));
+  logger().info({ event_type: 'model_signed', model: r.reference, root_digest: r.rootDigest, method, referrer: r.referrer, files: r.resources }, 'signed from digests');
+  emit(!!f.json, `signed ${r.reference} from its layer digests (${r.resources} files, root sha256:${r.rootDigest}); attached as referrer ${r.referrer}`, {
+    ok: true,
+    model: r.reference,
+    rootDigest: r.rootDigest,
+    resources: r.resources,
+    referrer: r.referrer,
+  });
+}
+
 export function signCommand(): Command {
   const sign = new Command('sign').description('sign a model directory into an OMS v1.0 bundle (model.sig)');
   for (const method of ['key', 'certificate', 'sigstore', 'pkcs11-key', 'pkcs11-certificate'] as const) {
     const sub = new Command(method)
       .description(`sign with ${METHOD_HELP[method]}`)
-      .argument('<model>', 'model directory or single file')
+      .argument('<model>', 'model directory or single file, or oci://… to sign a published artefact from its layer digests')
       .option('--signature <path>', 'where to write the bundle (default <model>/model.sig)')
       .option('--json', 'print the result as JSON');
     addSignerFlags(sub, method);
     addSerializationFlags(sub);
     addPathFlags(sub);
+    addOciFlags(sub);
     sub.action(
       action(async (model: string, f: SignFlags) => {
+        if (model.startsWith('oci://')) return signFromDigests(method, model, f);
         const sigPath = f.signature ?? defaultSignaturePath(model, await isDirectory(model));
         const signer = await signerFromFlags(method, f);
         const manifest = await manifestForSigning(signingRequest(model, sigPath, f));

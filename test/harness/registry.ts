@@ -30,6 +30,8 @@ export interface RegistryServer {
   tokenRequests: Array<{ scope: string[]; basic: boolean }>;
   url(p: string): string;
   blobPath(digest: string): string;
+  /** Request lines of the access log (`"GET /v2/… HTTP/1.1" 200`), when started with `accessLog: true`. */
+  requests(): string[];
   /** skopeo transport flags for this registry (TLS verification off for plain HTTP; creds when needed). */
   skopeoFlags(dir: 'src' | 'dest'): string[];
   stop(): Promise<void>;
@@ -93,7 +95,7 @@ async function startTokenServer(keyPem: string, certPem: string, seen: RegistryS
  * §6): blobs and manifests by digest are fetched from the upstream once, then served locally;
  * pushes are refused. The upstream must be up when it starts (2.8.2 pings it).
  */
-export async function startRegistry(opts: { auth?: RegistryAuth; tls?: boolean; proxy?: string } = {}): Promise<RegistryServer> {
+export async function startRegistry(opts: { auth?: RegistryAuth; tls?: boolean; proxy?: string; accessLog?: boolean } = {}): Promise<RegistryServer> {
   const auth = opts.auth ?? 'none';
   const tls = opts.tls ?? false;
   const dir = await tempDir(`registry-${auth}${tls ? '-tls' : ''}${opts.proxy ? '-proxy' : ''}`);
@@ -125,7 +127,7 @@ export async function startRegistry(opts: { auth?: RegistryAuth; tls?: boolean; 
     const cfg = path.join(dir, 'config.yml');
     await writeFile(cfg, [
       'version: 0.1',
-      'log: { level: warn, accesslog: { disabled: true } }',
+      `log: { level: warn, accesslog: { disabled: ${opts.accessLog ? 'false' : 'true'} } }`,
       'storage:',
       `  filesystem: { rootdirectory: ${root} }`,
       '  delete: { enabled: true }',
@@ -139,6 +141,21 @@ export async function startRegistry(opts: { auth?: RegistryAuth; tls?: boolean; 
       ...(opts.proxy ? ['proxy:', `  remoteurl: ${opts.proxy}`] : []),
     ].filter((l) => l !== '').join('\n') + '\n');
     const proc: ServerProcess = startProcess('docker-registry', ['serve', cfg], { cwd: dir });
+    // The access log (Apache combined format) goes to the process's output; keep every request line.
+    const requestLines: string[] = [];
+    let partial = '';
+    const collect = (b: Buffer) => {
+      const lines = (partial + b.toString()).split('\n');
+      partial = lines.pop() ?? '';
+      for (const l of lines) {
+        const m = /"(GET|HEAD|PUT|POST|PATCH|DELETE) (\S+) HTTP\/[\d.]+" (\d{3})/.exec(l);
+        if (m) requestLines.push(`${m[1]} ${m[2]} ${m[3]}`);
+      }
+    };
+    if (opts.accessLog) {
+      proc.child.stdout?.on('data', collect);
+      proc.child.stderr?.on('data', collect);
+    }
     const origin = `${tls ? 'https' : 'http'}://127.0.0.1:${port}`;
     try {
       await waitFor(async () => {
@@ -157,6 +174,7 @@ export async function startRegistry(opts: { auth?: RegistryAuth; tls?: boolean; 
       host, port, root, dir, tls, auth, user: TEST_USER, password: TEST_PASSWORD, tokenRequests,
       ...(caFile ? { caFile, caPem: caPem! } : {}),
       url: (p) => `${origin}${p}`,
+      requests: () => [...requestLines],
       blobPath: (digest) => {
         const hex = digest.replace(/^sha256:/, '');
         return path.join(root, 'docker/registry/v2/blobs/sha256', hex.slice(0, 2), hex, 'data');

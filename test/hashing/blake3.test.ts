@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FollowHasherPool } from '../../src/hashing/follow.js';
 import { HashPool } from '../../src/hashing/pool.js';
 import { opensslName, resourceHashType } from '../../src/hashing/algorithms.js';
-import { serializeDirectory } from '../../src/model/serialize.js';
+import { resourcesOf, serializeDirectory } from '../../src/model/serialize.js';
 
 // The reference: hash-wasm in this thread, over the whole buffer at once (the workers stream it).
 const { blake3 } = createRequire(import.meta.url)('hash-wasm') as { blake3: (data: Uint8Array) => Promise<string> };
@@ -51,9 +51,9 @@ describe('BLAKE3 in the hash workers (WebAssembly, streamed)', () => {
     try {
       const files = path.join(dir, 'growing-files');
       const shards = path.join(dir, 'growing-shards');
-      const asFile = follow.follow(files, 'w.bin', 'files', 'blake3', 0);
+      const asFile = follow.follow(files, 'blake3', 0);
       const shardSize = 1024 * 1024 + 3;
-      const asShards = follow.follow(shards, 'w.bin', 'shards', 'blake3', shardSize);
+      const asShards = follow.follow(shards, 'blake3', shardSize);
       for (let pos = 0; pos < big.length; pos += 700_000) {
         const piece = big.subarray(pos, Math.min(pos + 700_000, big.length));
         await appendFile(files, piece);
@@ -61,14 +61,15 @@ describe('BLAKE3 in the hash workers (WebAssembly, streamed)', () => {
         asFile.grew(pos + piece.length);
         asShards.grew(pos + piece.length);
       }
-      expect(await asFile.finish(big.length)).toEqual([{ name: 'w.bin', algorithm: 'blake3', digest: await blake3(big) }]);
+      expect(await asFile.finish(big.length)).toEqual([{ start: 0, end: big.length, digest: await blake3(big) }]);
       const got = await asShards.finish(big.length);
       const want = [];
       for (let s = 0; s < big.length; s += shardSize) {
         const e = Math.min(s + shardSize, big.length);
-        want.push({ name: `w.bin:${s}:${e}`, algorithm: 'blake3', digest: await blake3(big.subarray(s, e)) });
+        want.push({ start: s, end: e, digest: await blake3(big.subarray(s, e)) });
       }
       expect(got).toEqual(want);
+      expect(resourcesOf('w.bin', 'shards', 'blake3', got)[1]).toEqual({ name: `w.bin:${shardSize}:${2 * shardSize}`, algorithm: 'blake3', digest: want[1]!.digest });
     } finally {
       await follow.close();
     }

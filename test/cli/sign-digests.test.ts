@@ -6,6 +6,7 @@ import { manifestFromLayout } from '../../src/app/sign-digests.js';
 import { tempDir } from '../harness/process.js';
 import { startRegistry, type RegistryServer } from '../harness/registry.js';
 import { runCli } from '../helpers/cli.js';
+import { fakeIdentityToken, startMockSigstore } from '../helpers/mock-sigstore.js';
 import { bytes } from '../helpers/model.js';
 import { clientFor, makeTar, modelPackConfig, pushArtifact, sha256 } from '../stores/oci/helpers.js';
 
@@ -79,6 +80,34 @@ describe('sign from digests (CLI, real registry)', () => {
     const signed = await runCli(['sign', 'key', `oci://${reg.host}/models/tiny@${digest}`, '--private-key', path.join(dir, 'k.pem'), '--plain-http', '--json']);
     expect(signed.code, signed.stderr).toBe(0);
     expect(JSON.stringify(fromDir)).toContain((JSON.parse(signed.stdout) as { rootDigest: string }).rootDigest);
+  });
+
+  it('keyless: sign sigstore oci://… (mock Fulcio/Rekor/TSA), then a pull pinned to the identity verifies', async () => {
+    const mock = await startMockSigstore();
+    try {
+      const layers = [raw(weights, 'weights.bin')];
+      await pushArtifact(`oci://${reg.host}/models/keyless:v1`, await clientFor(reg), {
+        artifactType: 'application/vnd.cncf.model.manifest.v1+json',
+        config: { mediaType: 'application/vnd.cncf.model.config.v1+json', bytes: modelPackConfig([`sha256:${sha256(weights)}`]) },
+        layers,
+      });
+      const trustRoot = path.join(dir, 'trusted_root.json');
+      await writeFile(trustRoot, JSON.stringify(mock.trustedRoot));
+      const before = reg.requests().length;
+      const token = fakeIdentityToken('alice@example.com', 'https://issuer.example');
+      const signed = await runCli(['sign', 'sigstore', `oci://${reg.host}/models/keyless:v1`, '--identity-token', token, '--fulcio-url', mock.url, '--rekor-url', mock.url, '--tsa-url', mock.url, '--plain-http']);
+      expect(signed.code, signed.stderr).toBe(0);
+      expect(layerGets(before).filter((l) => l.includes(`sha256:${sha256(weights)}`))).toEqual([]);
+      const into = path.join(dir, 'pulled-keyless');
+      const pull = (identity: string) =>
+        runCli(['pull', `oci://${reg.host}/models/keyless:v1`, '--into', into, '--identity', identity, '--identity-provider', 'https://issuer.example', '--trust-root', trustRoot, '--plain-http']);
+      expect((await pull('mallory@example.com')).code).toBe(3);
+      const ok = await pull('alice@example.com');
+      expect(ok.code, ok.stderr).toBe(0);
+      expect(await readFile(path.join(into, 'weights.bin'))).toEqual(weights);
+    } finally {
+      await mock.close();
+    }
   });
 
   it('refuses tar layers with the reason, and serializations digests cannot give', async () => {

@@ -9,7 +9,7 @@ import { addOciFlags, ociClientOptions, type OciFlags } from './oci-options.js';
 import { action, emit } from './output.js';
 import { addS3Flags, s3OptionsFromFlags } from './s3-options.js';
 import { signerFromFlags } from './sign.js';
-import { addCacheFlags, cacheFromFlags, type CacheFlags } from '../cache/flags.js';
+import { addCacheFlags, cacheFromFlags, type CacheFlags } from './cache-options.js';
 
 interface PullFlags extends TrustFlags {
   into: string;

@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cacheFromFlags } from '../../src/cache/flags.js';
+import { cacheFromFlags } from '../../src/cli/cache-options.js';
 import { ociClientOptions } from '../../src/cli/oci-options.js';
 import { isModelsealError } from '../../src/errors.js';
 import { tempDir } from '../harness/process.js';

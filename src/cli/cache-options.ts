@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { ModelsealError } from '../errors.js';
-import { NodeCache } from './node-cache.js';
+import { NodeCache } from '../cache/node-cache.js';
 
 export interface CacheFlags {
   cache?: string;

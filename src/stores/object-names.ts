@@ -14,3 +14,21 @@ export const SBOM_SIGNATURE_NAME = 'model.sbom.sig';
 export function isSbomName(rel: string): boolean {
   return !rel.includes('/') && /\.sbom(\.|$)/i.test(rel);
 }
+
+/** What an object-store publish uploads: a signed model directory and its attestations. */
+export interface SignedModelUpload {
+  /** The model directory the manifest was computed from. */
+  dir: string;
+  url: string;
+  /** Every signed file, model-relative, with the size and SHA-256 the signature covers. */
+  files: Array<{ path: string; size: number; sha256: string }>;
+  bundleJson: string;
+  sbomJson?: string;
+  /** The SBOM's own signature bundle (statement over the SBOM, subject = root digest): `model.sbom.sig`. */
+  sbomBundleJson?: string;
+}
+
+/** How a listing's reads are pinned: by version ID where the store keeps versions, else by ETag (If-Match). */
+export function pinningOf(versioned: number, total: number): 'version-id' | 'etag' | 'mixed' {
+  return versioned === total ? 'version-id' : versioned === 0 ? 'etag' : 'mixed';
+}

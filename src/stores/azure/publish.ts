@@ -7,7 +7,7 @@ import { ModelsealError } from '../../errors.js';
 import { logger } from '../../log.js';
 import { assertSafeRelativePath } from '../../model/names.js';
 import { mapLimit } from '../concurrency.js';
-import { isSbomName, SBOM_NAME, SBOM_SIGNATURE_NAME, SIGNATURE_NAME } from '../object-names.js';
+import { isSbomName, SBOM_NAME, SBOM_SIGNATURE_NAME, SIGNATURE_NAME, type SignedModelUpload } from '../object-names.js';
 import { listBlobNames } from './blobs.js';
 import { containerClient } from './client.js';
 import { azureError } from './errors.js';
@@ -19,15 +19,7 @@ const MIN_BLOCK = 1024 * 1024;
 /** Put Block List takes at most 50,000 blocks. */
 const MAX_BLOCKS = 50_000;
 
-export interface PublishAzureOptions {
-  /** The model directory the manifest was computed from. */
-  dir: string;
-  url: string;
-  /** Every signed file, model-relative, with the size and SHA-256 the signature covers. */
-  files: Array<{ path: string; size: number; sha256: string }>;
-  bundleJson: string;
-  sbomJson?: string;
-  sbomBundleJson?: string;
+export interface PublishAzureOptions extends SignedModelUpload {
   azure: AzureOptions;
 }
 

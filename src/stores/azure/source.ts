@@ -4,7 +4,7 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { ModelsealError } from '../../errors.js';
 import { assertSafeRelativePath } from '../../model/names.js';
 import { mapLimit } from '../concurrency.js';
-import { isSbomName, SIGNATURE_NAME } from '../object-names.js';
+import { isSbomName, pinningOf, SIGNATURE_NAME } from '../object-names.js';
 import type { SignatureCandidate } from '../../signatures/candidate.js';
 import type { IncomingFile, ModelSource, ResolvedSource, SourceEntry } from '../types.js';
 import { listBlobNames, pinBlob, pinnedClient, readSmallBlob, type BlobPin } from './blobs.js';
@@ -98,8 +98,7 @@ class AzureBlobSource implements ModelSource {
         prefix: this.loc.prefix,
         blobs: all.length,
         bytes: all.reduce((n, p) => n + p.size, 0),
-        // How each GET is pinned: by version ID where the account keeps versions, else by ETag (If-Match).
-        pinning: versioned === all.length ? 'version-id' : versioned === 0 ? 'etag' : 'mixed',
+        pinning: pinningOf(versioned, all.length),
         immutability: all.every((p) => p.immutable) ? 'all' : all.some((p) => p.immutable) ? 'some' : 'none',
       },
     };

@@ -11,7 +11,7 @@ import { DEFAULT_PARALLEL_PARTS, DEFAULT_PART_SIZE, DEFAULT_RETRIES, MAX_PART_BU
 import { mapLimit, Semaphore } from '../concurrency.js';
 import { parseS3ObjectUrl, parseS3Url, s3Url } from './url.js';
 
-import { isSbomName, SIGNATURE_NAME } from '../object-names.js';
+import { isSbomName, pinningOf, SIGNATURE_NAME } from '../object-names.js';
 export { isSbomName, SBOM_NAME, SBOM_SIGNATURE_NAME, SIGNATURE_NAME } from '../object-names.js';
 const MAX_SIGNATURE_BYTES = 16 * 1024 * 1024;
 const MAX_SBOM_BYTES = 16 * 1024 * 1024;
@@ -71,8 +71,7 @@ class S3Source implements ModelSource {
         prefix: this.prefix,
         objects: all.length,
         bytes: all.reduce((n, p) => n + p.size, 0),
-        // How each GET is pinned: by VersionId where the bucket is versioned, else by ETag (If-Match).
-        pinning: versioned === all.length ? 'version-id' : versioned === 0 ? 'etag' : 'mixed',
+        pinning: pinningOf(versioned, all.length),
         objectLock: all.every((p) => p.objectLock) ? 'all' : all.some((p) => p.objectLock) ? 'some' : 'none',
       },
     };

@@ -1,6 +1,7 @@
 import { ModelsealError } from '../errors.js';
 import type { Authority, SignerIdentity } from '../signatures/core/types.js';
 import { verifyCosignSignatures } from '../signatures/cosign/verify.js';
+import { notationSubject, verifyNotationSignatures } from '../signatures/notation/candidates.js';
 import { verifyModelSignature } from '../signatures/oms/verify.js';
 import { classifyBundle } from '../signatures/registry.js';
 import type { OciClientOptions } from '../stores/oci/client.js';
@@ -61,6 +62,16 @@ export async function inspectOci(ref: string, opts: OciClientOptions & { authori
         }
       }
       const base = { kind, origin: c.origin };
+      if (kind === 'notation' && auth?.some((a) => a.kind === 'notation')) {
+        try {
+          const [ok] = await verifyNotationSignatures([c], notationSubject(r), auth, { throwIfNone: true });
+          signatures.push({ ...base, verified: true, signer: ok!.signer });
+        } catch (err) {
+          if (!(err instanceof ModelsealError)) throw err;
+          signatures.push({ ...base, verified: false, reason: `${err.code}: ${err.message}` });
+        }
+        continue;
+      }
       if (!auth?.length || kind === 'notation' || kind === 'sbom') {
         signatures.push(base);
         continue;

@@ -6,6 +6,7 @@ import type { Manifest } from '../model/types.js';
 import { listModelFiles } from '../model/walk.js';
 import type { OciClientOptions } from '../stores/oci/client.js';
 import type { S3Options } from '../stores/s3/options.js';
+import type { AzureOptions } from '../stores/azure/options.js';
 import { referenceKind } from '../stores/registry.js';
 
 export interface PublishInput {
@@ -19,6 +20,7 @@ export interface PublishInput {
   sbomBundleJson?: string;
   oci?: OciClientOptions;
   s3?: S3Options;
+  azure?: AzureOptions;
   /** OCI only: also sign the pushed manifest digest cosign-style. */
   cosignSigner?: (statementJson: Buffer) => Promise<string>;
 }
@@ -73,6 +75,19 @@ export async function publish(input: PublishInput): Promise<PublishOutput> {
         files,
         bundleJson: input.bundleJson,
         s3: input.s3 ?? {},
+        ...(input.sbomJson ? { sbomJson: input.sbomJson } : {}),
+        ...(input.sbomBundleJson ? { sbomBundleJson: input.sbomBundleJson } : {}),
+      });
+      return { destination: r.url, files: files.length };
+    }
+    case 'azure': {
+      const { publishAzure } = await import('../stores/azure/publish.js');
+      const r = await publishAzure({
+        dir: input.dir,
+        url: input.dest,
+        files,
+        bundleJson: input.bundleJson,
+        azure: input.azure ?? {},
         ...(input.sbomJson ? { sbomJson: input.sbomJson } : {}),
         ...(input.sbomBundleJson ? { sbomBundleJson: input.sbomBundleJson } : {}),
       });

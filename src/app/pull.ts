@@ -21,6 +21,7 @@ import type { CacheSession, NodeCache } from '../cache/node-cache.js';
 import { receiptDelivery } from '../cache/delivery.js';
 import { planForSignature } from './plan.js';
 import { signsFiles, verifyInPlace } from './verify.js';
+import { annotateDecision, step } from '../telemetry/tracing.js';
 
 export interface PullOptions {
   /** The reference as the user wrote it (for logs and the receipt). */
@@ -87,17 +88,22 @@ export async function pull(opts: PullOptions): Promise<PullResult> {
   const { source, trust } = opts;
   let staging: Staging | undefined;
   try {
-    const resolved = await source.resolve();
-    const candidates = await source.signatures();
-    const found = await verifyOmsSignatures(candidates, trust.authorities);
-    const entries = await source.list();
-    const { chosen, fitted } = chooseSignature(found, (v) => planForSignature(v, entries, resolved, trust));
+    const resolved = await step('resolve', () => source.resolve());
+    if (resolved.resolvedDigest) annotateDecision({ digest: resolved.resolvedDigest });
+    const { candidates, found, entries, chosen, fitted } = await step('signature', async () => {
+      const candidates = await source.signatures();
+      const found = await verifyOmsSignatures(candidates, trust.authorities);
+      const entries = await source.list();
+      return { candidates, found, entries, ...chooseSignature(found, (v) => planForSignature(v, entries, resolved, trust)) };
+    });
+    annotateDecision({ signer: chosen.verified.signer.identity, ...(resolved.resolvedDigest || !chosen.verified.rootDigest ? {} : { digest: `sha256:${chosen.verified.rootDigest}` }) });
     const { manifest, wanted, ignores } = fitted;
     if (trust.requirements.requireObjectLock) requireObjectLock(wanted, opts.reference);
 
     staging = await Staging.create(into);
     await staging.assertRoom(wanted.reduce((n, w) => n + (w.size ?? 0), 0));
-    const actual = await fetchIntoStaging(source, staging, manifest, wanted, opts);
+    const actual = await step('download+hash', () => fetchIntoStaging(source, staging!, manifest, wanted, opts));
+    annotateDecision({ bytes: [...actual.sizes.values()].reduce((n, b) => n + b, 0) });
     assertReportClean(compareResources(manifest, actual.resources, { ignoreUnsignedFiles: false }));
     const stagedFiles = wanted.map((w) => ({ rel: w.path, abs: staging!.pathFor(w.path), size: actual.sizes.get(w.path) ?? 0 }));
     const staged: StagedModel = {
@@ -111,13 +117,15 @@ export async function pull(opts: PullOptions): Promise<PullResult> {
       found,
       signsTheseFiles: (other) => signsFiles(other, manifest, stagedFiles),
     };
-    const facts = await runChecks(staged, trust);
-    const placedAt = await staging.commit();
-    staging = undefined;
-    const receipt = buildReceipt(opts, resolved, manifest, chosen, wanted, actual.sizes, placedAt, facts);
-    const delivery = await receiptDelivery(source, actual.cached);
-    if (delivery) receipt.delivery = delivery;
-    return { receipt, receiptPath: await writeReceipt(opts, receipt, placedAt), placedAt };
+    const facts = await step('policy', () => runChecks(staged, trust));
+    return await step('placement', async () => {
+      const placedAt = await staging!.commit();
+      staging = undefined;
+      const receipt = buildReceipt(opts, resolved, manifest, chosen, wanted, actual.sizes, placedAt, facts);
+      const delivery = await receiptDelivery(source, actual.cached);
+      if (delivery) receipt.delivery = delivery;
+      return { receipt, receiptPath: await writeReceipt(opts, receipt, placedAt), placedAt };
+    });
   } catch (err) {
     await staging?.discard();
     throw err;

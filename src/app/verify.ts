@@ -12,6 +12,7 @@ import type { SignatureCandidate } from '../signatures/candidate.js';
 import { runChecks, type CheckFacts, type StagedModel } from '../trust/checks/index.js';
 import { chooseSignature, sameResources, verifyOmsSignatures, type Found, type VerifiedCandidate } from '../trust/select.js';
 import type { TrustDecision } from '../trust/types.js';
+import { annotateDecision, step } from '../telemetry/tracing.js';
 
 /**
  * The one verify pipeline for a model already on disk — `verify`, `init` verify-in-place, a
@@ -56,7 +57,7 @@ export async function verifyInPlace(req: InPlaceRequest): Promise<InPlaceResult>
     throw new ModelsealError('NOT_FOUND', `model path ${req.path} does not exist (${err.code})`);
   });
   const isDir = st.isDirectory();
-  const found = await verifyOmsSignatures(req.candidates, req.trust.authorities);
+  const found = await step('signature', () => verifyOmsSignatures(req.candidates, req.trust.authorities));
   const ignoreUnsigned = req.trust.requirements.ignoreUnsignedFiles;
 
   // Candidate by candidate: the first verified signature whose files fit this tree is the one.
@@ -84,7 +85,8 @@ export async function verifyInPlace(req: InPlaceRequest): Promise<InPlaceResult>
   });
 
   const s = fitted.manifest.serialization;
-  const actual = await hashModelFiles(fitted.files, s.method, s.hashType, s.shardSize ?? DEFAULT_SHARD_SIZE, req.pool);
+  annotateDecision({ signer: chosen.verified.signer.identity, ...(chosen.verified.rootDigest ? { digest: `sha256:${chosen.verified.rootDigest}` } : {}), bytes: fitted.files.reduce((n, f) => n + f.size, 0) });
+  const actual = await step('download+hash', () => hashModelFiles(fitted.files, s.method, s.hashType, s.shardSize ?? DEFAULT_SHARD_SIZE, req.pool));
   const report = compareResources(fitted.manifest, actual, { ignoreUnsignedFiles: ignoreUnsigned });
   assertReportClean(report);
 
@@ -102,7 +104,7 @@ export async function verifyInPlace(req: InPlaceRequest): Promise<InPlaceResult>
     found,
     signsTheseFiles: (other) => signsFiles(other, fitted.manifest, modelFiles, req.pool),
   };
-  const facts = await runChecks(staged, req.trust);
+  const facts = await step('policy', () => runChecks(staged, req.trust));
   return { chosen, found, manifest: fitted.manifest, report, files: fitted.files, modelFiles, scope: fitted.scope, facts };
 }
 

@@ -6,6 +6,7 @@ import { loadInitConfig } from '../init/config.js';
 import { failedEvent } from '../init/decision.js';
 import { runInit } from '../init/run.js';
 import { addTrustFlags } from './common.js';
+import { addTelemetryFlag } from '../telemetry/flag.js';
 
 /**
  * The init container's entrypoint. Its whole output is one JSON decision line on stderr (no
@@ -27,6 +28,7 @@ export function initCommand(): Command {
     .option('--ca-file <file>', 'extra CA bundle (PEM) for the registry or S3 endpoint [MODELSEAL_CA_FILE]')
     .option('--plain-http', 'allow plain HTTP to the registry (test registries only) [MODELSEAL_PLAIN_HTTP]');
   addTrustFlags(cmd, true);
+  addTelemetryFlag(cmd);
   cmd.action(async (flags: Record<string, unknown> & { config?: string }) => {
     process.exitCode = await initMain(flags, process.env);
   });

@@ -10,6 +10,8 @@ import { action, emit } from './output.js';
 import { addS3Flags, s3OptionsFromFlags } from './s3-options.js';
 import { signerFromFlags } from './sign.js';
 import { addCacheFlags, cacheFromFlags, type CacheFlags } from './cache-options.js';
+import { addTelemetryFlag } from '../telemetry/flag.js';
+import { traceDecision } from '../telemetry/tracing.js';
 
 interface PullFlags extends TrustFlags {
   into: string;
@@ -42,7 +44,8 @@ export function pullCommand(): Command {
   addOciFlags(cmd);
   addS3Flags(cmd);
   addCacheFlags(cmd);
-  return cmd.action(action((reference: string, f: PullFlags) => runPull(reference, f)));
+  addTelemetryFlag(cmd);
+  return cmd.action(action((reference: string, f: PullFlags) => traceDecision('pull', reference, () => runPull(reference, f))));
 }
 
 async function runPull(reference: string, f: PullFlags): Promise<void> {

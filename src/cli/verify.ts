@@ -9,6 +9,8 @@ import { candidateOf } from '../signatures/candidate.js';
 import { resolveTrust } from '../trust/resolve.js';
 import { addTrustFlags, type Method, type TrustFlags } from './common.js';
 import { action, emit } from './output.js';
+import { addTelemetryFlag } from '../telemetry/flag.js';
+import { traceDecision } from '../telemetry/tracing.js';
 
 interface VerifyFlags extends TrustFlags {
   signature?: string;
@@ -33,7 +35,8 @@ export function verifyCommand(): Command {
       .option('--json', 'print the result as JSON');
     addTrustFlags(sub, method !== 'policy');
     if (method === 'policy') sub.requiredOption('--policy <file>', 'trust policy file');
-    sub.action(action((model: string, f: VerifyFlags) => runVerify(model, method === 'policy' ? undefined : method, f)));
+    addTelemetryFlag(sub);
+    sub.action(action((model: string, f: VerifyFlags) => traceDecision('verify', model, () => runVerify(model, method === 'policy' ? undefined : method, f))));
     verify.addCommand(sub);
   }
   return verify;

@@ -1,3 +1,4 @@
+import { isAzureReference } from '../stores/azure/url.js';
 import { readFile } from 'node:fs/promises';
 import { isMap, isScalar, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
 import { ModelsealError } from '../errors.js';
@@ -212,7 +213,7 @@ export function resolveInitConfig(layers: InitSettings[], env: NodeJS.ProcessEnv
   const s: InitSettings = Object.assign({}, ...layers);
   if (!s.source) throw invalid('no model source: set MODELSEAL_SOURCE, --source, or `source:` in the config file');
   const mode = s.mode ?? 'pull';
-  const isRemote = /^(oci|s3):\/\//.test(s.source);
+  const isRemote = /^(oci|s3|az):\/\//.test(s.source) || isAzureReference(s.source);
   let inPlacePath: string | undefined;
   if (mode === 'verify-in-place') {
     inPlacePath = s.path ?? (isRemote ? undefined : s.source);

@@ -8,6 +8,7 @@ import type { Authority, SignerIdentity } from '../signatures/core/types.js';
 import type { InitConfig } from './config.js';
 import { allowedEvent, failedEvent, type DecisionContext } from './decision.js';
 import { openInitSource, resolveInitTrust } from './wiring.js';
+import { annotateDecision, traceDecision } from '../telemetry/tracing.js';
 
 /**
  * `modelseal init`: one decision per pod start. Verify (and in pull mode, place) the model,
@@ -28,6 +29,10 @@ export interface InitDeps {
 const defaultDeps: InitDeps = { trust: resolveInitTrust, open: openInitSource, log: (e) => logDecision(e) };
 
 export async function runInit(cfg: InitConfig, deps: InitDeps = defaultDeps): Promise<InitOutcome> {
+  return traceDecision('init', cfg.source, () => decide(cfg, deps));
+}
+
+async function decide(cfg: InitConfig, deps: InitDeps): Promise<InitOutcome> {
   const ctx: DecisionContext = { pod: cfg.pod, reference: cfg.source, mode: cfg.mode };
   const seen = new Observed();
   let authorities: Authority[] = [];
@@ -44,10 +49,12 @@ export async function runInit(cfg: InitConfig, deps: InitDeps = defaultDeps): Pr
       ...(cfg.receipt ? { receiptPath: cfg.receipt } : {}),
     });
     const event = allowedEvent(ctx, result.receipt, result.receiptPath);
+    annotateDecision({ outcome: event.outcome });
     deps.log(event);
     return { exitCode: ExitCode.OK, event, result };
   } catch (err) {
     const event = failedEvent(ctx, err, await seen.facts(authorities, err));
+    annotateDecision({ outcome: event.outcome, ...(event.signer ? { signer: String(event.signer) } : {}) });
     deps.log(event);
     return { exitCode: exitCodeFor(err), event };
   }

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { ModelsealError } from '../errors.js';
 import { parseOciReference } from './oci/reference.js';
 import { parseS3Url } from './s3/url.js';
+import { isAzureReference, parseAzureUrl } from './azure/url.js';
 
 /**
  * One spelling per model location, so a trust-policy rule cannot be escaped by writing the same
@@ -34,11 +35,12 @@ function assertUnambiguous(ref: string): void {
   if (/[\u0000-\u001f\u007f]/.test(ref)) refuse(ref, 'control characters');
 }
 
-export type ReferenceKind = 'oci' | 's3' | 'dir';
+export type ReferenceKind = 'oci' | 's3' | 'azure' | 'dir';
 
 export function referenceKind(reference: string): ReferenceKind {
   if (reference.startsWith('oci://')) return 'oci';
   if (reference.startsWith('s3://')) return 's3';
+  if (isAzureReference(reference)) return 'azure';
   return 'dir';
 }
 
@@ -57,6 +59,11 @@ export function canonicalReference(ref: string): string {
     case 's3': {
       const { bucket, prefix } = parseS3Url(ref);
       return `s3://${bucket}/${prefix}`;
+    }
+    case 'azure': {
+      // Both spellings of one location match the same rule: az://account/container/prefix/.
+      const { account, container, prefix } = parseAzureUrl(ref);
+      return `az://${account}/${container}/${prefix}`;
     }
     case 'dir': {
       if (ref === '') refuse(ref, 'empty path');

@@ -1,5 +1,6 @@
 import type { OciClientOptions } from './oci/client.js';
 import type { S3Options } from './s3/options.js';
+import type { AzureOptions } from './azure/options.js';
 import { createDirSource } from './dir/source.js';
 import { referenceKind, type ReferenceKind } from './reference.js';
 import type { ModelSource } from './types.js';
@@ -9,6 +10,7 @@ export { referenceKind, type ReferenceKind } from './reference.js';
 export interface SourceOptions {
   oci?: OciClientOptions;
   s3?: S3Options;
+  azure?: AzureOptions;
   /** Directory sources: the detached signature (default `<dir>/model.sig`). */
   signaturePath?: string;
   allowSymlinks?: boolean;
@@ -21,6 +23,7 @@ export interface SourceOptions {
 const STORES: Record<ReferenceKind, (reference: string, opts: SourceOptions) => Promise<ModelSource>> = {
   oci: async (ref, o) => (await import('./oci/source.js')).createOciSource(ref, o.oci ?? {}),
   s3: async (ref, o) => (await import('./s3/source.js')).createS3Source(ref, { ...(o.s3 ?? {}), ...(o.signaturePath ? { signatureUrl: o.signaturePath } : {}) }),
+  azure: async (ref, o) => (await import('./azure/source.js')).createAzureSource(ref, o.azure ?? {}),
   dir: async (ref, o) => createDirSource(ref, { signaturePath: o.signaturePath, allowSymlinks: o.allowSymlinks }),
 };
 

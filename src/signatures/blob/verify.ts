@@ -11,6 +11,7 @@ import { digestNameForCurve, ecCurveOf, publicKeyOf, verifyEcdsa, verifyEcdsaPre
 import { parseSigstoreBundle, verifyKeylessBundle, type SigstoreAuthority } from '../core/sigstore-verify.js';
 import type { Authority, SignerIdentity } from '../core/types.js';
 import { describeTarget, type BlobTarget } from './target.js';
+import { onlyNotationSignatures } from '../notation/only-notation.js';
 
 /**
  * cosign-compatible `verify-blob` (message-signature bundles) and DSSE in-toto attestation
@@ -160,6 +161,8 @@ function verifyWith(authority: Authority, bundle: Bundle, signature: Buffer, che
       return verifyWithKey(authority, bundle, signature, check);
     case 'certificate':
       return verifyWithChain(authority, bundle, signature, check);
+    case 'notation':
+      return onlyNotationSignatures('Sigstore bundle');
   }
 }
 

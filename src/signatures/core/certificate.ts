@@ -33,7 +33,7 @@ function checkValidAt(cert: X509Certificate, role: string, now: Date): void {
   if (now > cert.validToDate) certError(`${role} certificate ${label(cert)} expired ${cert.validToDate.toISOString()}`);
 }
 
-function checkFacts(cert: X509Certificate, facts: CertFacts, role: string): void {
+export function checkFacts(cert: X509Certificate, facts: CertFacts, role: string): void {
   if (facts.unknownCritical.length > 0) certError(`${role} certificate ${label(cert)} has unsupported critical extension(s) ${facts.unknownCritical.join(', ')}`);
   if (!SIGNATURE_ALGORITHMS.has(facts.signatureAlgorithm)) certError(`${role} certificate ${label(cert)} is signed with unsupported algorithm ${facts.signatureAlgorithm}`);
 }
@@ -153,16 +153,25 @@ function trustedLeaf(chain: Buffer[], anchors: X509Certificate[], now: Date = ne
   // A certificate configured as a trust anchor and used as the signing certificate is pinned:
   // trusted as itself, with no issuer to check (a self-signed signer, as model_signing accepts).
   if (anchors.some((a) => a.raw.equals(leaf.raw))) return leaf;
+  pathToAnchor(leaf, certs, anchors, now);
+  return leaf;
+}
+
+/**
+ * Some path from `leaf` through `certs` (other certificates the signature carried, in any order)
+ * to one of `anchors`, every issuer a CA valid at `at`. Throws the first dead end's reason, else
+ * UNTRUSTED_SIGNER. The leaf's own rules are the caller's: they differ per signature format.
+ */
+export function pathToAnchor(leaf: X509Certificate, certs: X509Certificate[], anchors: X509Certificate[], at: Date): void {
   const pool = certs.filter((c, i, all) => c.fingerprint256 !== leaf.fingerprint256 && all.findIndex((o) => o.fingerprint256 === c.fingerprint256) === i);
   const problems: ModelsealError[] = [];
-  if (!buildPath(leaf, pool, anchors, new Set([leaf]), now, problems)) {
+  if (!buildPath(leaf, pool, anchors, new Set([leaf]), at, problems)) {
     if (problems[0]) throw problems[0];
     throw new ModelsealError(
       'UNTRUSTED_SIGNER',
       `certificate chain of ${label(leaf)} (issuer ${oneLineName(leaf.issuer)}) does not lead to a configured trust anchor (${anchors.map(label).join('; ')})`,
     );
   }
-  return leaf;
 }
 
 /** Who a trusted leaf names, as receipts and logs record it. */

@@ -4,6 +4,8 @@ import { ModelsealError } from '../../errors.js';
 export interface Tlv {
   tag: number;
   value: Buffer;
+  /** The whole element (header and value) as it appears in the input: what a signature covers. */
+  raw: Buffer;
 }
 
 function derError(what: string): never {
@@ -26,7 +28,7 @@ function readAt(buf: Buffer, offset: number): { tlv: Tlv; next: number } {
     pos += n;
   }
   if (pos + len > buf.length) derError('element runs past its container');
-  return { tlv: { tag, value: buf.subarray(pos, pos + len) }, next: pos + len };
+  return { tlv: { tag, value: buf.subarray(pos, pos + len), raw: buf.subarray(offset, pos + len) }, next: pos + len };
 }
 
 /** The elements that exactly fill `buf` (the content of a SEQUENCE, or a whole structure). */
@@ -73,5 +75,6 @@ export const TAG = {
   OCTET_STRING: 0x04,
   OID: 0x06,
   SEQUENCE: 0x30,
+  SET: 0x31,
   EXTENSIONS: 0xa3,
 } as const;

@@ -19,11 +19,31 @@ export type Authority =
       identity: { exact: string } | { regexp: string };
       /** Exact OIDC issuer. */
       issuer: string;
-    };
+    }
+  | NotationAuthority;
+
+/**
+ * A Notary Project (Notation) trust policy entry: the trust store of one signing scheme
+ * (`ca` for notary.x509, `signingAuthority` for notary.x509.signingAuthority), optional `tsa`
+ * roots for RFC 3161 countersignatures, and the trusted identities (`x509.subject: …` or `*`).
+ */
+export interface NotationAuthority {
+  kind: 'notation';
+  name?: string;
+  trustStore: X509Certificate[];
+  tsaRoots?: X509Certificate[];
+  trustedIdentities: string[];
+  /** The store is a `signingAuthority` store (scheme notary.x509.signingAuthority); else `ca`. */
+  signingAuthority?: boolean;
+  /** Notation verification level; default strict. permissive logs expiry and timestamp failures. */
+  level?: 'strict' | 'permissive';
+  /** When the TSA countersignature is checked (needs tsaRoots): always (default) or once a chain certificate expired. */
+  verifyTimestamp?: 'always' | 'afterCertExpiry';
+}
 
 export interface SignerIdentity {
-  method: 'key' | 'certificate' | 'sigstore';
-  /** Key: `key:<sha256 of SPKI DER hex>`; certificate: leaf subject DN; sigstore: the SAN. */
+  method: 'key' | 'certificate' | 'sigstore' | 'notation';
+  /** Key: `key:<sha256 of SPKI DER hex>`; certificate and notation: leaf subject DN; sigstore: the SAN. */
   identity: string;
   issuer?: string;
   /** Name of the authority (from the policy) that accepted it. */

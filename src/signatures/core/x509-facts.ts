@@ -7,8 +7,10 @@ export interface CertFacts {
   /** Outer signatureAlgorithm OID. */
   signatureAlgorithm: string;
   basicConstraints?: { ca: boolean; pathLen?: number };
-  keyUsage?: { digitalSignature: boolean; keyCertSign: boolean };
+  keyUsage?: { digitalSignature: boolean; keyCertSign: boolean; names: KeyUsageName[] };
   extKeyUsage?: string[];
+  /** OIDs of every extension marked critical (profiles such as Notation's require some to be). */
+  critical: string[];
   /** Critical extensions this verifier does not understand; a verifier must then reject (RFC 5280 §4.2). */
   unknownCritical: string[];
 }
@@ -18,6 +20,10 @@ export const OID = {
   keyUsage: '2.5.29.15',
   extKeyUsage: '2.5.29.37',
   codeSigning: '1.3.6.1.5.5.7.3.3',
+  serverAuth: '1.3.6.1.5.5.7.3.1',
+  clientAuth: '1.3.6.1.5.5.7.3.2',
+  emailProtection: '1.3.6.1.5.5.7.3.4',
+  timeStamping: '1.3.6.1.5.5.7.3.8',
   anyExtendedKeyUsage: '2.5.29.37.0',
 } as const;
 
@@ -35,6 +41,12 @@ function bad(cert: X509Certificate, what: string): never {
   throw new ModelsealError('CERTIFICATE_INVALID', `certificate ${oneLineName(cert.subject)}: ${what}`);
 }
 
+/** RFC 5280 §4.2.1.3 KeyUsage bits, in bit order (bit 0 = the first content byte's MSB). */
+export const KEY_USAGE_BITS = [
+  'digitalSignature', 'nonRepudiation', 'keyEncipherment', 'dataEncipherment', 'keyAgreement', 'keyCertSign', 'cRLSign', 'encipherOnly', 'decipherOnly',
+] as const;
+export type KeyUsageName = (typeof KEY_USAGE_BITS)[number];
+
 export function oneLineName(name: string): string {
   return name.split('\n').filter(Boolean).join(', ');
 }
@@ -47,7 +59,7 @@ export function certFacts(cert: X509Certificate): CertFacts {
   // tbs: [0] version?, serial, signature, issuer, validity, subject, spki, [1]?, [2]?, [3] extensions?
   const innerAlg = tbsFields[tbsFields[0]?.tag === 0xa0 ? 2 : 1];
   if (!innerAlg || algorithmOid(innerAlg) !== signatureAlgorithm) bad(cert, 'inner and outer signature algorithms differ');
-  const facts: CertFacts = { signatureAlgorithm, unknownCritical: [] };
+  const facts: CertFacts = { signatureAlgorithm, unknownCritical: [], critical: [] };
   const extField = tbsFields.find((t) => t.tag === TAG.EXTENSIONS);
   if (!extField) return facts;
   const seen = new Set<string>();
@@ -58,6 +70,7 @@ export function certFacts(cert: X509Certificate): CertFacts {
     seen.add(oid);
     const critical = parts.length === 3 && expectTag(cert, parts[1], TAG.BOOLEAN).value[0] !== 0;
     const value = expectTag(cert, parts[parts.length - 1], TAG.OCTET_STRING).value;
+    if (critical) facts.critical.push(oid);
     if (oid === OID.basicConstraints) facts.basicConstraints = basicConstraints(cert, value);
     else if (oid === OID.keyUsage) facts.keyUsage = keyUsage(cert, value);
     else if (oid === OID.extKeyUsage) {
@@ -90,10 +103,11 @@ function basicConstraints(cert: X509Certificate, value: Buffer): { ca: boolean; 
   return pathLen === undefined ? { ca } : { ca, pathLen };
 }
 
-function keyUsage(cert: X509Certificate, value: Buffer): { digitalSignature: boolean; keyCertSign: boolean } {
+function keyUsage(cert: X509Certificate, value: Buffer): NonNullable<CertFacts['keyUsage']> {
   const bits = single(value, TAG.BIT_STRING, 'keyUsage').value;
-  if (bits.length < 2) return { digitalSignature: false, keyCertSign: false };
+  if (bits.length < 2) return { digitalSignature: false, keyCertSign: false, names: [] };
   if (bits[0]! > 7) bad(cert, 'malformed keyUsage');
   // Bit 0 is the most significant bit of the first content byte.
-  return { digitalSignature: (bits[1]! & 0x80) !== 0, keyCertSign: (bits[1]! & 0x04) !== 0 };
+  const names = KEY_USAGE_BITS.filter((_, i) => 1 + (i >> 3) < bits.length && (bits[1 + (i >> 3)]! & (0x80 >> (i & 7))) !== 0);
+  return { digitalSignature: (bits[1]! & 0x80) !== 0, keyCertSign: (bits[1]! & 0x04) !== 0, names };
 }

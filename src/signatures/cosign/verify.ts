@@ -10,6 +10,7 @@ import { ANNOTATION, legacyChain, legacyKeylessBundle } from './legacy.js';
 import { ecCurveOf, publicKeyOf, verifyEcdsa } from '../core/ecdsa-curves.js';
 import { verifyKeylessBundle } from '../core/sigstore-verify.js';
 import type { Authority, SignerIdentity } from '../core/types.js';
+import { onlyNotationSignatures } from '../notation/only-notation.js';
 
 /**
  * cosign signatures over an OCI manifest digest (signing-formats.md §2). A cosign signature only
@@ -98,6 +99,8 @@ function verifyLegacyWith(a: Authority, payload: Buffer, annotations: Record<str
     }
     case 'sigstore':
       return verifyKeylessBundle(legacyKeylessBundle(payload, annotations), a, signedBy);
+    case 'notation':
+      return onlyNotationSignatures('cosign');
   }
 }
 

@@ -2,6 +2,7 @@ import { ModelsealError, isModelsealError, type ErrorCode } from '../../errors.j
 import { parseBundle, type MaterialKind, type ParsedBundle } from './bundle.js';
 import { verifyWithCertificates } from '../core/certificate.js';
 import { verifyWithKeys } from './key.js';
+import { onlyNotationSignatures } from '../notation/only-notation.js';
 import type { Authority, SignerIdentity, VerifiedModelSignature } from '../core/types.js';
 
 const MATERIAL: Record<MaterialKind, string> = {
@@ -29,6 +30,8 @@ async function verifyWith(bundle: ParsedBundle, authority: Authority): Promise<S
       // Loaded only for keyless bundles: key and certificate checks need none of sigstore-js.
       const { verifySigstoreBundle } = await import('../core/sigstore-verify.js');
       return verifySigstoreBundle(bundle.json, bundle.payload, authority);
+    case 'notation':
+      return onlyNotationSignatures('OMS');
   }
 }
 

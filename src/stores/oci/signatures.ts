@@ -5,6 +5,7 @@ import { indexDescriptors, type Descriptor, type RegistryClient } from './client
 import type { ModelLayer } from './formats.js';
 import { ANNOTATION, MT } from './media-types.js';
 import { fallbackTag } from './reference.js';
+import { MEDIA_TYPE as NOTATION_ENVELOPE } from '../../signatures/notation/envelope.js';
 
 /** Bundles and payloads are small; anything bigger is hostile (same cap as manifests). */
 export const MAX_BUNDLE_BYTES = 4 * 1024 * 1024;
@@ -99,7 +100,14 @@ async function readReferrer(
     return;
   }
   if (artifactType === MT.notation) {
-    out.push({ kind: 'notation', origin, size: m.bytes.length, annotations, read: async () => m.bytes });
+    // Notation (signature-specification.md): exactly one layer, the JWS or COSE envelope; its
+    // media type picks the parser, so it travels with the candidate.
+    const l = layers[0];
+    if (layers.length !== 1 || !l || (l.mediaType !== NOTATION_ENVELOPE.jws && l.mediaType !== NOTATION_ENVELOPE.cose)) {
+      throw new ModelsealError('REGISTRY_PROTOCOL', `a Notation signature must hold exactly one ${NOTATION_ENVELOPE.jws} or ${NOTATION_ENVELOPE.cose} layer`);
+    }
+    const desc = { digest: String(l.digest), size: Number(l.size) };
+    out.push({ kind: 'notation', origin, size: desc.size, annotations: { ...annotations, mediaType: String(l.mediaType) }, read: () => client.readBlob(repo, desc, MAX_BUNDLE_BYTES) });
     return;
   }
   if (artifactType === MT.cyclonedx || artifactType === MT.spdx || artifactType.startsWith('application/vnd.cyclonedx') || artifactType.startsWith('application/spdx')) {

@@ -162,6 +162,7 @@ export function createOciSource(ref: string, opts: OciClientOptions): OciSource 
           pinned: formatOciReference({ ...reference, tag: undefined, digest: manifest.digest } as OciReference),
           ...(indexDigest ? { indexDigest } : {}),
           mediaType: manifest.mediaType,
+          manifestSize: manifest.bytes.length,
           ...(lay.artifactType ? { artifactType: lay.artifactType } : {}),
           configMediaType: lay.configMediaType,
           format: lay.format,

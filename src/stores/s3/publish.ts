@@ -15,6 +15,7 @@ import { DEFAULT_UPLOAD_PART_SIZE, MIN_UPLOAD_PART_SIZE, type S3Options } from '
 import { mapLimit, Semaphore } from '../concurrency.js';
 import { isSbomName, SBOM_NAME, SBOM_SIGNATURE_NAME, SIGNATURE_NAME } from './source.js';
 import { parseS3Url, s3Url } from './url.js';
+import type { SignedModelUpload } from '../object-names.js';
 
 const FILE_CONCURRENCY = 4;
 const MULTIPART_QUEUE = 4;
@@ -25,16 +26,7 @@ const MULTIPART_QUEUE = 4;
  */
 const MULTIPART_FILES = 1;
 
-export interface PublishS3Options {
-  /** The model directory the manifest was computed from. */
-  dir: string;
-  url: string;
-  /** Every signed file, model-relative, with the size and SHA-256 the signature covers. */
-  files: Array<{ path: string; size: number; sha256: string }>;
-  bundleJson: string;
-  sbomJson?: string;
-  /** The SBOM's own signature bundle (statement over the SBOM, subject = root digest): `model.sbom.sig`. */
-  sbomBundleJson?: string;
+export interface PublishS3Options extends SignedModelUpload {
   s3: S3Options;
 }
 

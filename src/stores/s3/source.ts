@@ -11,20 +11,12 @@ import { DEFAULT_PARALLEL_PARTS, DEFAULT_PART_SIZE, DEFAULT_RETRIES, MAX_PART_BU
 import { mapLimit, Semaphore } from '../concurrency.js';
 import { parseS3ObjectUrl, parseS3Url, s3Url } from './url.js';
 
-/** The detached OMS bundle's name under the prefix (model_signing default). */
-export const SIGNATURE_NAME = 'model.sig';
-/** The SBOM publishS3 writes beside the signature. */
-export const SBOM_NAME = 'model.sbom.json';
-/** The SBOM's signature bundle publishS3 writes beside it (also discovered as kind `sbom`). */
-export const SBOM_SIGNATURE_NAME = 'model.sbom.sig';
+import { isSbomName, pinningOf, SIGNATURE_NAME } from '../object-names.js';
+export { isSbomName, SBOM_NAME, SBOM_SIGNATURE_NAME, SIGNATURE_NAME } from '../object-names.js';
 const MAX_SIGNATURE_BYTES = 16 * 1024 * 1024;
 const MAX_SBOM_BYTES = 16 * 1024 * 1024;
 const HEAD_CONCURRENCY = 16;
 
-/** Top-level SBOM files and their bundles (`model.sbom.json`, `model.sbom.sig`, `*.sbom*`) are attestations, not model files. */
-export function isSbomName(rel: string): boolean {
-  return !rel.includes('/') && /\.sbom(\.|$)/i.test(rel);
-}
 
 class S3Source implements ModelSource {
   private readonly client: S3Client;
@@ -79,8 +71,7 @@ class S3Source implements ModelSource {
         prefix: this.prefix,
         objects: all.length,
         bytes: all.reduce((n, p) => n + p.size, 0),
-        // How each GET is pinned: by VersionId where the bucket is versioned, else by ETag (If-Match).
-        pinning: versioned === all.length ? 'version-id' : versioned === 0 ? 'etag' : 'mixed',
+        pinning: pinningOf(versioned, all.length),
         objectLock: all.every((p) => p.objectLock) ? 'all' : all.some((p) => p.objectLock) ? 'some' : 'none',
       },
     };

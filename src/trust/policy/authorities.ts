@@ -19,6 +19,24 @@ async function buildAuthority(policy: TrustPolicy, name: string, spec: Authority
     const pem = await readRelative(policy.source, spec.key.publicKey, 'public key');
     return { kind: 'key', name, publicKeys: loadPublicKeys(pem.toString('utf8'), `authority ${name} public key`) };
   }
+  if ('notation' in spec) {
+    const n = spec.notation;
+    const certs = async (files: string[], what: string) => {
+      const out = [];
+      for (const f of files) out.push(...loadCertificates((await readRelative(policy.source, f, what)).toString(), f));
+      return out;
+    };
+    return {
+      kind: 'notation',
+      name,
+      trustStore: await certs(n.trustStore, 'Notation trust store certificate'),
+      trustedIdentities: n.trustedIdentities,
+      ...(n.tsaRoots ? { tsaRoots: await certs(n.tsaRoots, 'TSA root') } : {}),
+      ...(n.signingAuthority ? { signingAuthority: true } : {}),
+      ...(n.level ? { level: n.level } : {}),
+      ...(n.verifyTimestamp ? { verifyTimestamp: n.verifyTimestamp } : {}),
+    };
+  }
   if ('certificate' in spec) {
     const anchors = [];
     for (const r of spec.certificate.roots) anchors.push(...loadCertificates((await readRelative(policy.source, r, 'root')).toString(), r));

@@ -11,7 +11,18 @@ export interface CertificateAuthoritySpec {
 export interface KeylessAuthoritySpec {
   keyless: { identity?: string; identityRegexp?: string; issuer: string; trustedRoot?: string };
 }
-export type AuthoritySpec = KeyAuthoritySpec | CertificateAuthoritySpec | KeylessAuthoritySpec;
+/** Notation (Notary Project): trust store certificates (PEM files) and trusted identities, as in a Notation trust policy. */
+export interface NotationAuthoritySpec {
+  notation: {
+    trustStore: string[];
+    trustedIdentities: string[];
+    tsaRoots?: string[];
+    signingAuthority?: boolean;
+    level?: 'strict' | 'permissive';
+    verifyTimestamp?: 'always' | 'afterCertExpiry';
+  };
+}
+export type AuthoritySpec = KeyAuthoritySpec | CertificateAuthoritySpec | KeylessAuthoritySpec | NotationAuthoritySpec;
 
 /** One `models:` entry: a canonical-reference glob, who may sign, and what else must hold. */
 export interface ModelRule extends TrustRequirements {

@@ -1,7 +1,8 @@
 import { LineCounter, parseDocument, type Document } from 'yaml';
 import { ModelsealError } from '../../errors.js';
 import { DEFAULT_REQUIREMENTS as D } from '../types.js';
-import type { AuthoritySpec, ModelRule } from './types.js';
+import { parseTrustedIdentities } from '../../signatures/notation/identities.js';
+import type { AuthoritySpec, ModelRule, NotationAuthoritySpec } from './types.js';
 
 type Path = (string | number)[];
 
@@ -69,9 +70,10 @@ export class PolicyValidator {
 }
 
 export function validateAuthority(val: PolicyValidator, v: unknown, path: Path): AuthoritySpec {
-  const o = val.object(v, path, ['key', 'certificate', 'keyless']);
+  const o = val.object(v, path, ['key', 'certificate', 'keyless', 'notation']);
   const kinds = Object.keys(o);
-  if (kinds.length !== 1) val.fail(path, 'must have exactly one of key, certificate, keyless');
+  if (kinds.length !== 1) val.fail(path, 'must have exactly one of key, certificate, keyless, notation');
+  if (o.notation !== undefined) return { notation: validateNotation(val, o.notation, [...path, 'notation']) };
   if (o.key !== undefined) {
     const k = val.object(o.key, [...path, 'key'], ['publicKey'], ['publicKey']);
     return { key: { publicKey: val.string(k.publicKey, [...path, 'key', 'publicKey']) } };
@@ -97,6 +99,30 @@ export function validateAuthority(val: PolicyValidator, v: unknown, path: Path):
   return { keyless: out };
 }
 type KeylessSpec = { identity?: string; identityRegexp?: string; issuer: string; trustedRoot?: string };
+
+function validateNotation(val: PolicyValidator, v: unknown, p: Path): NotationAuthoritySpec['notation'] {
+  const n = val.object(v, p, ['trustStore', 'trustedIdentities', 'tsaRoots', 'signingAuthority', 'level', 'verifyTimestamp'], ['trustStore', 'trustedIdentities']);
+  const out: NotationAuthoritySpec['notation'] = {
+    trustStore: val.stringList(n.trustStore, [...p, 'trustStore']),
+    trustedIdentities: val.stringList(n.trustedIdentities, [...p, 'trustedIdentities']),
+  };
+  try {
+    parseTrustedIdentities(out.trustedIdentities, 'trustedIdentities');
+  } catch (err) {
+    val.fail([...p, 'trustedIdentities'], (err as Error).message.replace(/^trustedIdentities: /, ''));
+  }
+  if (n.tsaRoots !== undefined) out.tsaRoots = val.stringList(n.tsaRoots, [...p, 'tsaRoots']);
+  if (n.signingAuthority !== undefined) out.signingAuthority = val.bool(n.signingAuthority, [...p, 'signingAuthority'], false);
+  if (n.level !== undefined) {
+    if (n.level !== 'strict' && n.level !== 'permissive') val.fail([...p, 'level'], 'must be strict or permissive');
+    out.level = n.level;
+  }
+  if (n.verifyTimestamp !== undefined) {
+    if (n.verifyTimestamp !== 'always' && n.verifyTimestamp !== 'afterCertExpiry') val.fail([...p, 'verifyTimestamp'], 'must be always or afterCertExpiry');
+    out.verifyTimestamp = n.verifyTimestamp;
+  }
+  return out;
+}
 
 const RULE_KEYS = ['match', 'authorities', 'threshold', 'requireSbom', 'blockUnsafePickle', 'ignoreUnsignedFiles', 'requireCosign', 'requireObjectLock'] as const;
 

@@ -6,7 +6,7 @@ import { loadInitConfig } from '../init/config.js';
 import { failedEvent } from '../init/decision.js';
 import { runInit } from '../init/run.js';
 import { addTrustFlags } from './common.js';
-import { addTelemetryFlag } from '../telemetry/flag.js';
+import { addTelemetryFlag } from './telemetry-options.js';
 
 /**
  * The init container's entrypoint. Its whole output is one JSON decision line on stderr (no

@@ -10,7 +10,7 @@ import { action, emit } from './output.js';
 import { addS3Flags, s3OptionsFromFlags } from './s3-options.js';
 import { signerFromFlags } from './sign.js';
 import { addCacheFlags, cacheFromFlags, type CacheFlags } from './cache-options.js';
-import { addTelemetryFlag } from '../telemetry/flag.js';
+import { addTelemetryFlag } from './telemetry-options.js';
 import { traceDecision } from '../telemetry/tracing.js';
 
 interface PullFlags extends TrustFlags {

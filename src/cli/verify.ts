@@ -9,7 +9,7 @@ import { candidateOf } from '../signatures/candidate.js';
 import { resolveTrust } from '../trust/resolve.js';
 import { addTrustFlags, type Method, type TrustFlags } from './common.js';
 import { action, emit } from './output.js';
-import { addTelemetryFlag } from '../telemetry/flag.js';
+import { addTelemetryFlag } from './telemetry-options.js';
 import { traceDecision } from '../telemetry/tracing.js';
 
 interface VerifyFlags extends TrustFlags {

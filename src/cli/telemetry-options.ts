@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { setOtelEndpoint } from './tracing.js';
+import { setOtelEndpoint } from '../telemetry/tracing.js';
 
 /** `--otel-endpoint URL` on a command: OTLP/HTTP base endpoint, as OTEL_EXPORTER_OTLP_ENDPOINT. */
 export function addTelemetryFlag(cmd: Command): Command {

@@ -8,6 +8,9 @@ import type { Authority, SignerIdentity } from '../signatures/core/types.js';
 import type { InitConfig } from './config.js';
 import { allowedEvent, failedEvent, type DecisionContext } from './decision.js';
 import { openInitSource, resolveInitTrust } from './wiring.js';
+import { RunControl } from '../placement/run-control.js';
+import { Progress } from '../progress/progress.js';
+import { showProgress } from '../progress/display.js';
 
 /**
  * `modelseal init`: one decision per pod start. Verify (and in pull mode, place) the model,
@@ -23,6 +26,10 @@ export interface InitDeps {
   trust: (cfg: InitConfig) => Promise<TrustDecision>;
   open: (cfg: InitConfig) => Promise<ModelSource>;
   log: (event: DecisionEvent) => void;
+  /** Listen for SIGTERM/SIGINT (the real entrypoint; in-process tests abort through `signal`). */
+  signals?: boolean;
+  /** An extra abort source (tests). */
+  signal?: AbortSignal;
 }
 
 const defaultDeps: InitDeps = { trust: resolveInitTrust, open: openInitSource, log: (e) => logDecision(e) };
@@ -31,25 +38,38 @@ export async function runInit(cfg: InitConfig, deps: InitDeps = defaultDeps): Pr
   const ctx: DecisionContext = { pod: cfg.pod, reference: cfg.source, mode: cfg.mode };
   const seen = new Observed();
   let authorities: Authority[] = [];
+  // Not a terminal: a JSON progress line every few seconds keeps `kubectl logs` showing a living pull.
+  const progress = new Progress();
+  const stopProgress = showProgress(progress, { tty: false });
+  const control = new RunControl({ timeoutMs: cfg.timeoutMs, ...(cfg.stallMs ? { stallMs: cfg.stallMs } : {}) }, progress).start({
+    signals: deps.signals ?? true,
+  });
+  deps.signal?.addEventListener('abort', () => control.abort(deps.signal!.reason), { once: true });
   try {
     const trust = await deps.trust(cfg);
     authorities = trust.authorities;
-    const source = seen.wrap(await deps.open(cfg));
-    const result = await pull({
+    const result = await control.run(async (signal) => pull({
       reference: cfg.source,
-      source,
+      source: seen.wrap(await deps.open(cfg)),
       trust,
+      signal,
+      progress,
+      // A pod restarted with its volume kept finds its model placed: re-verify, keep, exit 0.
+      replace: true,
       ...(cfg.mode === 'verify-in-place' ? { inPlaceDir: cfg.path! } : { into: cfg.into }),
       ...(cfg.concurrency ? { concurrency: cfg.concurrency } : {}),
       ...(cfg.receipt ? { receiptPath: cfg.receipt } : {}),
-    });
-    const event = allowedEvent(ctx, result.receipt, result.receiptPath);
+    }));
+    const event = allowedEvent(ctx, result.receipt, result.receiptPath, result.alreadyPlaced ?? false);
     deps.log(event);
     return { exitCode: ExitCode.OK, event, result };
   } catch (err) {
     const event = failedEvent(ctx, err, await seen.facts(authorities, err));
     deps.log(event);
     return { exitCode: exitCodeFor(err), event };
+  } finally {
+    stopProgress();
+    control.dispose();
   }
 }
 

@@ -44,7 +44,7 @@ export function modelFiles(seed: number): Record<string, Buffer> {
   };
 }
 
-interface Published {
+export interface Published {
   digest: string;
   layers: Record<string, string>;
   dir: string;

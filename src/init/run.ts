@@ -32,9 +32,9 @@ export interface InitDeps {
   signal?: AbortSignal;
 }
 
-const defaultDeps: InitDeps = { trust: resolveInitTrust, open: openInitSource, log: (e) => logDecision(e) };
+export const defaultInitDeps: InitDeps = { trust: resolveInitTrust, open: openInitSource, log: (e) => logDecision(e) };
 
-export async function runInit(cfg: InitConfig, deps: InitDeps = defaultDeps): Promise<InitOutcome> {
+export async function runInit(cfg: InitConfig, deps: InitDeps = defaultInitDeps): Promise<InitOutcome> {
   const ctx: DecisionContext = { pod: cfg.pod, reference: cfg.source, mode: cfg.mode };
   const seen = new Observed();
   let authorities: Authority[] = [];

@@ -69,11 +69,13 @@ describe('connection cuts and resets through the fault proxy (registry)', () => 
     try {
       for (; runs < 160 && world.proxy.stats.cuts + world.proxy.stats.resets < 100; runs++) {
         const which = runs % 2 === 0 ? 'a' : 'b';
-        // Each connection (manifest, signature, blobs; retries included) fails with probability 0.35
-        // at a random offset into its answer: some pulls see several faults and run out of retries.
+        // Each connection (manifest, signature, blobs; retries included) fails with probability 0.5
+        // at a random offset into its answer (a third within the first 4 KiB: headers, manifests,
+        // bundles); some pulls see several faults and run out of retries.
         world.proxy.setPlan((): Fault => {
-          if (next() >= 0.35) return { kind: 'pass' };
-          return { kind: next() < 0.5 ? 'cut' : 'reset', after: Math.floor(next() * modelBytes * 0.4) };
+          if (next() >= 0.5) return { kind: 'pass' };
+          const after = next() < 0.34 ? Math.floor(next() * 4096) : Math.floor(next() * modelBytes * 0.5);
+          return { kind: next() < 0.5 ? 'cut' : 'reset', after };
         });
         const events: DecisionEvent[] = [];
         const cfg = await loadInitConfig({}, initEnv({ MODELSEAL_SOURCE: world.viaProxy[which], MODELSEAL_INTO: into, MODELSEAL_PUBLIC_KEY: world.publicKey, MODELSEAL_PLAIN_HTTP: 'true' }), () => false);

@@ -9,7 +9,7 @@ import type { Fault } from '../harness/fault-proxy.js';
 import { tempDir } from '../harness/process.js';
 import { sha256 } from '../helpers/model.js';
 import { initEnv, startCli } from './cli-process.js';
-import { leftovers, startPodsWorld, unverifiedBytes, visibleFiles, type PodsWorld } from './world.js';
+import { leftovers, rng, startPodsWorld, unverifiedBytes, visibleFiles, type PodsWorld } from './world.js';
 
 /**
  * Faults at scale, bounded and on loopback: connection cuts and resets at random offsets through
@@ -31,16 +31,6 @@ afterAll(async () => {
   await world?.stop();
 });
 
-/** Deterministic PRNG (xorshift32) so a failing run can be replayed. */
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 0x1_0000_0000;
-  };
-}
 
 /** The target holds only signed bytes, and when a receipt is there, exactly the model it names. */
 async function assertTargetSound(into: string, receiptPath: string): Promise<{ which?: 'a' | 'b'; unverified: number }> {

@@ -96,3 +96,14 @@ export function unverifiedBytes(files: Map<string, Buffer>, signed: Map<string, 
 export async function leftovers(dir: string): Promise<string[]> {
   return (await readdir(dir).catch(() => [] as string[])).filter((n) => n.startsWith('.modelseal-') && n !== '.modelseal-receipt.json');
 }
+
+/** Deterministic PRNG (xorshift32) so a failing fault loop can be replayed from its seed. */
+export function rng(seed: number): () => number {
+  let x = seed >>> 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return (x >>> 0) / 0x1_0000_0000;
+  };
+}

@@ -86,7 +86,7 @@ describe('connection cuts and resets through the fault proxy (registry)', () => 
     expect(fired).toBeGreaterThanOrEqual(100);
     expect(unverified).toBe(0);
     expect(outcomes.blocked).toBe(0);
-  }, 600_000);
+  }, 900_000);
 });
 
 describe('kill -9 at random moments', () => {
@@ -120,8 +120,17 @@ describe('kill -9 at random moments', () => {
         const t = targets[i % 2]!;
         const which = await other(t);
         const r = run(t, which);
-        const at = Math.floor(full * (0.2 + next() * 0.9));
-        await new Promise((res) => setTimeout(res, at));
+        if (i % 2 === 0) {
+          // Any moment of the run: start-up, resolve, download, swap, receipt.
+          await new Promise((res) => setTimeout(res, Math.floor(full * next())));
+        } else {
+          // Once bytes are arriving in staging: mid-transfer, verification, swap.
+          const t0 = Date.now();
+          while (r.child.exitCode === null && Date.now() - t0 < 2 * full && !(await leftovers(t.home)).some((n) => n.includes('staging'))) {
+            await new Promise((res) => setTimeout(res, 20));
+          }
+          await new Promise((res) => setTimeout(res, Math.floor(next() * 600)));
+        }
         if (r.child.exitCode === null) {
           r.child.kill('SIGKILL');
           figures.killedBeforeExit++;
@@ -148,5 +157,5 @@ describe('kill -9 at random moments', () => {
     expect(figures.killedBeforeExit).toBeGreaterThanOrEqual(40);
     // The kills must land mid-transfer often, not only before the download starts.
     expect(figures.killedWithStaging).toBeGreaterThanOrEqual(10);
-  }, 600_000);
+  }, 900_000);
 });

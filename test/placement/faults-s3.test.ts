@@ -7,6 +7,7 @@ import { startMoto, type MotoServer } from '../harness/moto.js';
 import { tempDir } from '../harness/process.js';
 import { createBucket, makeModel, s3opts, type ModelFixture } from '../stores/s3/helpers.js';
 import { publishSigned, trusted } from '../stores/s3/signed.js';
+import { trustOf } from '../helpers/trust.js';
 import { leftovers, rng, visibleFiles } from './world.js';
 
 /**
@@ -50,7 +51,7 @@ describe('connection cuts and resets through the fault proxy (S3 on moto)', () =
         return { kind: next() < 0.5 ? 'cut' : 'reset', after };
       });
       try {
-        await pull({ reference: url, source: createS3Source(url, opts), authorities: trusted, into, replace: true, concurrency: 2 });
+        await pull({ reference: url, source: createS3Source(url, opts), trust: trustOf(trusted), into, replace: true, concurrency: 2 });
         outcomes.allowed++;
         const placed = await visibleFiles(into);
         for (const [rel, buf] of model.bytes) expect(placed.get(rel)?.equals(buf), rel).toBe(true);

@@ -242,9 +242,8 @@ describe('progress and logs', () => {
   });
 });
 
-describe('faults leave no unverified bytes', () => {
-  it('the visible target after every test above held only signed bytes', async () => {
-    // Guard for the helpers themselves: an unsigned file is reported.
+describe('the fault loops\' own check', () => {
+  it('unverifiedBytes reports a placed file whose bytes no signature covers', async () => {
     const dir = await tempDir('guard');
     await writeFile(path.join(dir, 'weights.dat'), 'not signed');
     expect(unverifiedBytes(await visibleFiles(dir), world.signed)).toEqual([{ path: 'weights.dat', bytes: 10 }]);

@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdir, readFile, rm, writeFile, chmod, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -131,6 +131,19 @@ describe('any target', () => {
     expect(r.code).toBe(7);
     expect(decision(r.logs)[0]).toMatchObject({ outcome: 'failed', code: 'IO' });
     expect(String(decision(r.logs)[0]!.reason)).toMatch(/read-only file system; place the model on a writable volume/);
+  });
+
+  it('a volume the init user (uid 65532) may not write: exit 7 naming fsGroup', async () => {
+    const vol = await tempDir('vol');
+    await chmod(vol, 0o755);
+    const r = spawnSync('setpriv', ['--reuid', '65532', '--regid', '65532', '--clear-groups', process.execPath, 'bin/modelseal', 'init'], {
+      env: initEnv({ MODELSEAL_SOURCE: world.refs.a, MODELSEAL_INTO: path.join(vol, 'model'), MODELSEAL_PUBLIC_KEY: world.publicKey, MODELSEAL_PLAIN_HTTP: 'true' }),
+      encoding: 'utf8',
+    });
+    expect(r.status, r.stderr).toBe(7);
+    const line = JSON.parse(r.stderr.split('\n').find((l) => l.includes('"decision: failed"'))!);
+    expect(line).toMatchObject({ outcome: 'failed', code: 'IO' });
+    expect(line.reason).toMatch(/permission denied for uid 65532; make the volume writable for it \(pod securityContext\.fsGroup\)/);
   });
 
   it('a filesystem too small for the model: exit 7 before any download, naming the fix', async () => {

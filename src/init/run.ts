@@ -68,6 +68,10 @@ export async function runInit(cfg: InitConfig, deps: InitDeps = defaultInitDeps)
     deps.log(event);
     return { exitCode: exitCodeFor(err), event };
   } finally {
+    // Bounded: after an abort a source may still wait on a socket; the decision is already made.
+    let bound: NodeJS.Timeout | undefined;
+    await Promise.race([seen.close().catch(() => undefined), new Promise((r) => (bound = setTimeout(r, 2000)))]);
+    clearTimeout(bound);
     stopProgress();
     control.dispose();
   }
@@ -82,8 +86,10 @@ type Known = { resolvedDigest?: string; rootDigest?: string; signer?: SignerIden
 class Observed {
   resolvedDigest?: string;
   candidates?: SignatureCandidate[];
+  private source?: ModelSource;
 
   wrap(source: ModelSource): ModelSource {
+    this.source = source;
     return {
       resolve: async () => {
         const r = await source.resolve();
@@ -93,8 +99,13 @@ class Observed {
       signatures: async () => (this.candidates = await source.signatures()),
       list: () => source.list(),
       fetch: (wanted, sink, opts) => source.fetch(wanted, sink, opts),
-      close: () => source.close(),
+      // Candidates may load their bytes lazily from the source: it stays open until facts() has run.
+      close: async () => undefined,
     };
+  }
+
+  async close(): Promise<void> {
+    await this.source?.close();
   }
 
   async facts(authorities: Authority[], err: unknown): Promise<Known> {

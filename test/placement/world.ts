@@ -16,8 +16,8 @@ export interface PodsWorld {
   registry: RegistryServer;
   proxy: FaultProxy;
   publicKey: string;
-  /** Direct references. */
-  refs: { a: string; b: string };
+  /** Direct references; `tampered` is model A re-signed by the release key with one weights byte flipped on the registry's disk. */
+  refs: { a: string; b: string; tampered: string };
   /** The same models through the fault proxy. */
   viaProxy: { a: string; b: string };
   files: { a: Record<string, Buffer>; b: Record<string, Buffer> };
@@ -46,6 +46,11 @@ export async function startPodsWorld(weightBytes = 2 * 1024 * 1024): Promise<Pod
     const files = { a: podsModel(11, weightBytes), b: podsModel(12, weightBytes) };
     await publishModel(registry, files.a, 'pods/model:a', release.privateKey);
     await publishModel(registry, files.b, 'pods/model:b', release.privateKey);
+    const tampered = await publishModel(registry, podsModel(13, 64 * 1024), 'pods/model:tampered', release.privateKey);
+    const blob = registry.blobPath(`sha256:${tampered.layers['weights.dat']!}`);
+    const evil = await readFile(blob);
+    evil[99] = evil[99]! ^ 0x5a;
+    await writeFile(blob, evil);
     const signed = new Map<string, Set<string>>();
     for (const m of [files.a, files.b]) for (const [p, b] of Object.entries(m)) signed.set(p, (signed.get(p) ?? new Set()).add(sha256(b)));
     const via = `127.0.0.1:${proxy.port}`;
@@ -53,7 +58,7 @@ export async function startPodsWorld(weightBytes = 2 * 1024 * 1024): Promise<Pod
       registry,
       proxy,
       publicKey,
-      refs: { a: `oci://${registry.host}/pods/model:a`, b: `oci://${registry.host}/pods/model:b` },
+      refs: { a: `oci://${registry.host}/pods/model:a`, b: `oci://${registry.host}/pods/model:b`, tampered: `oci://${registry.host}/pods/model:tampered` },
       viaProxy: { a: `oci://${via}/pods/model:a`, b: `oci://${via}/pods/model:b` },
       files,
       signed,

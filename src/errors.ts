@@ -14,6 +14,10 @@ export const ExitCode = {
   POLICY: 6,
   SOURCE: 7,
   UNSAFE_CONTENT: 8,
+  /** Stopped by SIGINT (128 + 2, the shell convention). */
+  INTERRUPTED: 130,
+  /** Stopped by SIGTERM (128 + 15: what Kubernetes reports for a terminated container). */
+  TERMINATED: 143,
 } as const;
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
 
@@ -65,10 +69,14 @@ const CODES = {
   NOT_FOUND: 'NOT_FOUND',
   REGISTRY_PROTOCOL: 'REGISTRY_PROTOCOL',
   IO: 'IO',
+  TIMEOUT: 'TIMEOUT',
   // 8: content is malformed or can run code when loaded
   UNSAFE_CONTENT: 'UNSAFE_CONTENT',
   FORMAT_INVALID: 'FORMAT_INVALID',
   ARCHIVE_UNSAFE: 'ARCHIVE_UNSAFE',
+  // 130 / 143: stopped by a signal
+  INTERRUPTED: 'INTERRUPTED',
+  TERMINATED: 'TERMINATED',
   // 1
   INTERNAL: 'INTERNAL',
 } as const;
@@ -83,8 +91,9 @@ const EXIT_BY_CODE: Record<ErrorCode, ExitCodeValue> = {
   DIGEST_MISMATCH: 4, SIZE_MISMATCH: 4,
   FILE_MISSING: 5, FILE_UNSIGNED: 5, SYMLINK_REJECTED: 5, PATH_UNSAFE: 5, FILE_TYPE_UNSUPPORTED: 5,
   POLICY_VIOLATION: 6, SBOM_REQUIRED: 6, SBOM_INVALID: 6, OBJECT_LOCK_REQUIRED: 6, IMMUTABILITY_REQUIRED: 6,
-  SOURCE_UNAVAILABLE: 7, NETWORK: 7, AUTH_FAILED: 7, NOT_FOUND: 7, REGISTRY_PROTOCOL: 7, IO: 7,
+  SOURCE_UNAVAILABLE: 7, NETWORK: 7, AUTH_FAILED: 7, NOT_FOUND: 7, REGISTRY_PROTOCOL: 7, IO: 7, TIMEOUT: 7,
   UNSAFE_CONTENT: 8, FORMAT_INVALID: 8, ARCHIVE_UNSAFE: 8,
+  INTERRUPTED: 130, TERMINATED: 143,
   INTERNAL: 1,
 };
 

@@ -10,7 +10,10 @@ import type { Manifest, Resource } from '../model/types.js';
 import { FollowedWriter } from '../placement/followed-writer.js';
 import type { Receipt } from '../placement/receipt.js';
 import { receiptBundlePath, signReceipt } from '../placement/receipt-signature.js';
-import { Staging, writeReceiptFile } from '../placement/staging.js';
+import { Placement, type Staging, writeReceiptFile } from '../placement/staging.js';
+import { checkPlaced } from '../placement/converge.js';
+import { fsError } from '../placement/fs-errors.js';
+import type { Progress } from '../progress/progress.js';
 import type { SignerSpec } from '../signatures/core/signer.js';
 import type { IncomingFile, ModelSource, ResolvedSource, SourceEntry } from '../stores/types.js';
 import { requireObjectLock, runChecks, type CheckFacts, type StagedModel } from '../trust/checks/index.js';
@@ -43,12 +46,22 @@ export interface PullOptions {
   signal?: AbortSignal;
   /** Node-level verified cache (`--cache DIR`): files taken from it are re-hashed, fetched ones added. */
   cache?: NodeCache;
+  /**
+   * A target that already holds something: false refuses it (`modelseal pull` without --replace);
+   * true re-verifies a model placed earlier and keeps it when it is the one asked for, else
+   * stages, verifies and swaps the new one in (init, `pull --replace`).
+   */
+  replace?: boolean;
+  /** Counts files and bytes as they arrive (display, stall rule). */
+  progress?: Progress;
 }
 
 export interface PullResult {
   receipt: Receipt;
   receiptPath: string;
   placedAt: string;
+  /** The target already held this model (placed earlier); it was re-verified in place, nothing downloaded. */
+  alreadyPlaced?: boolean;
 }
 
 /** Verify in place against the signatures the source provides; nothing is copied or moved. */
@@ -68,7 +81,7 @@ async function pullInPlace(opts: PullOptions, dir: string): Promise<PullResult> 
     const placed = res.modelFiles;
     const sizes = new Map(placed.map((f) => [f.rel, f.size]));
     const receipt = buildReceipt(opts, resolved, res.manifest, res.chosen, placed.map((f) => ({ path: f.rel })), sizes, placedAt, res.facts);
-    return { receipt, receiptPath: await writeReceipt(opts, receipt, placedAt), placedAt };
+    return { receipt, receiptPath: await writeReceipt(opts, receipt, path.resolve(opts.receiptPath ?? `${placedAt}.receipt.json`), placedAt), placedAt };
   } finally {
     await source.close();
   }
@@ -86,7 +99,6 @@ export async function pull(opts: PullOptions): Promise<PullResult> {
   if (opts.inPlaceDir !== undefined) return pullInPlace(opts, opts.inPlaceDir);
   const into = opts.into!;
   const { source, trust } = opts;
-  let staging: Staging | undefined;
   try {
     const resolved = await step('resolve', () => source.resolve());
     if (resolved.resolvedDigest) annotateDecision({ digest: resolved.resolvedDigest });
@@ -99,46 +111,67 @@ export async function pull(opts: PullOptions): Promise<PullResult> {
     annotateDecision({ signer: chosen.verified.signer.identity, ...(resolved.resolvedDigest || !chosen.verified.rootDigest ? {} : { digest: `sha256:${chosen.verified.rootDigest}` }) });
     const { manifest, wanted, ignores } = fitted;
     if (trust.requirements.requireObjectLock) requireObjectLock(wanted, opts.reference);
-
-    staging = await Staging.create(into);
-    await staging.assertRoom(wanted.reduce((n, w) => n + (w.size ?? 0), 0));
-    const actual = await step('download+hash', () => fetchIntoStaging(source, staging!, manifest, wanted, opts));
-    annotateDecision({ bytes: [...actual.sizes.values()].reduce((n, b) => n + b, 0) });
-    assertReportClean(compareResources(manifest, actual.resources, { ignoreUnsignedFiles: false }));
-    const stagedFiles = wanted.map((w) => ({ rel: w.path, abs: staging!.pathFor(w.path), size: actual.sizes.get(w.path) ?? 0 }));
-    const staged: StagedModel = {
-      dir: staging.dir,
-      files: wanted.map((w) => w.path),
+    const staged = (dir: string, files: Array<{ rel: string; abs: string; size: number }>): StagedModel => ({
+      dir,
+      files: files.map((f) => f.rel),
       ignores,
       manifest,
       ...(resolved.resolvedDigest ? { resolvedDigest: resolved.resolvedDigest } : {}),
       candidates,
       chosen,
       found,
-      signsTheseFiles: (other) => signsFiles(other, manifest, stagedFiles),
-    };
-    const facts = await step('policy', () => runChecks(staged, trust));
-    return await step('placement', async () => {
-      const placedAt = await staging!.commit();
-      staging = undefined;
-      const receipt = buildReceipt(opts, resolved, manifest, chosen, wanted, actual.sizes, placedAt, facts);
-      const delivery = await receiptDelivery(source, actual.cached);
-      if (delivery) receipt.delivery = delivery;
-      return { receipt, receiptPath: await writeReceipt(opts, receipt, placedAt), placedAt };
+      signsTheseFiles: (other) => signsFiles(other, manifest, files),
     });
+
+    // ---- placement (src/placement): keep a model placed earlier, else stage → verify → swap → receipt last ----
+    const placement = await Placement.open(into, { refuseNonEmpty: !opts.replace, ...(opts.receiptPath ? { receiptPath: opts.receiptPath } : {}) });
+    try {
+      const kept = await checkPlaced(placement, manifest, chosen.verified.rootDigest, ignores);
+      if (kept.placed) {
+        const facts = await step('policy', () => runChecks(staged(placement.target, kept.files), trust));
+        const sizes = new Map(kept.files.map((f) => [f.rel, f.size]));
+        const receipt = buildReceipt(opts, resolved, manifest, chosen, wanted, sizes, placement.target, facts);
+        const receiptPath = await writeReceipt(opts, receipt, placement.receiptPath, placement.receiptTree);
+        return { receipt, receiptPath, placedAt: placement.target, alreadyPlaced: true };
+      }
+      const staging = await placement.stage();
+      try {
+        await staging.assertRoom(wanted.reduce((n, w) => n + (w.size ?? 0), 0));
+        const actual = await step('download+hash', () => fetchIntoStaging(source, staging, manifest, wanted, opts));
+        annotateDecision({ bytes: [...actual.sizes.values()].reduce((n, b) => n + b, 0) });
+        assertReportClean(compareResources(manifest, actual.resources, { ignoreUnsignedFiles: false }));
+        const stagedFiles = wanted.map((w) => ({ rel: w.path, abs: staging.pathFor(w.path), size: actual.sizes.get(w.path) ?? 0 }));
+        const facts = await step('policy', () => runChecks(staged(staging.dir, stagedFiles), trust));
+        return await step('placement', async () => {
+          const placedAt = await staging.commit();
+          const receipt = buildReceipt(opts, resolved, manifest, chosen, wanted, actual.sizes, placedAt, facts);
+          const delivery = await receiptDelivery(source, actual.cached);
+          if (delivery) receipt.delivery = delivery;
+          return { receipt, receiptPath: await writeReceipt(opts, receipt, placement.receiptPath, placement.receiptTree), placedAt };
+        });
+      } catch (err) {
+        await staging.discard();
+        throw fsError(err, staging.dir, 'write the model into');
+      }
+    } finally {
+      await placement.release();
+    }
   } catch (err) {
-    await staging?.discard();
+    // Whatever surfaced while unwinding (AbortError, a reset), the reason is the abort's.
+    if (opts.signal?.aborted) throw opts.signal.reason;
     throw err;
   } finally {
     await source.close();
   }
 }
 
-/** The receipt beside the model (never inside it), and its signature when asked; returns its path. */
-async function writeReceipt(opts: PullOptions, receipt: Receipt, placedAt: string): Promise<string> {
-  const receiptPath = path.resolve(opts.receiptPath ?? `${placedAt}.receipt.json`);
-  await writeReceiptFile(receiptPath, JSON.stringify(receipt, null, 2) + '\n', placedAt);
-  if (opts.receiptSigner) await writeReceiptFile(receiptBundlePath(receiptPath), await signReceipt(receipt, opts.receiptSigner), placedAt);
+/**
+ * The receipt (never inside `verifiedTree`; undefined for a mount point's hidden receipt), and its
+ * signature when asked; returns its path.
+ */
+async function writeReceipt(opts: PullOptions, receipt: Receipt, receiptPath: string, verifiedTree: string | undefined): Promise<string> {
+  await writeReceiptFile(receiptPath, JSON.stringify(receipt, null, 2) + '\n', verifiedTree);
+  if (opts.receiptSigner) await writeReceiptFile(receiptBundlePath(receiptPath), await signReceipt(receipt, opts.receiptSigner), verifiedTree);
   return receiptPath;
 }
 
@@ -156,6 +189,8 @@ async function fetchIntoStaging(
   const sizes = new Map<string, number>();
   const hashers = new FollowHasherPool();
   let cache: CacheSession | undefined;
+  const progress = opts.progress;
+  progress?.begin('download', wanted.length, wanted.reduce((n, w) => n + (w.size ?? 0), 0));
   const sink = async (file: IncomingFile): Promise<void> => {
     if (!pending.has(file.path)) {
       file.stream.destroy();
@@ -166,14 +201,17 @@ async function fetchIntoStaging(
     await mkdir(path.dirname(dest), { recursive: true, mode: 0o700 });
     // Download on this thread, hash on a worker that follows the staging file as it grows.
     const followed = hashers.follow(dest, s.hashType, s.method === 'shards' ? (s.shardSize ?? 0) : 0);
-    const writer = new FollowedWriter(dest, followed);
+    const writer = new FollowedWriter(dest, followed, progress ? (n) => progress.add(n) : undefined);
     let got: Resource[];
     try {
+      progress?.transferStarted();
       try {
         await pipeline(file.stream, writer, { signal: opts.signal });
       } catch (err) {
         followed.abort();
         throw err;
+      } finally {
+        progress?.transferEnded();
       }
       got = resourcesOf(file.path, s.method, s.hashType, await followed.finish(writer.bytes));
       // Fail fast on the first wrong file rather than after the whole model has downloaded.
@@ -194,6 +232,7 @@ async function fetchIntoStaging(
     await cache?.admit(file.path, dest);
     resources.push(...got);
     sizes.set(file.path, writer.bytes);
+    progress?.fileDone();
   };
   try {
     // The cache places (and re-hashes) what it holds; only the rest is fetched.
@@ -208,6 +247,7 @@ async function fetchIntoStaging(
   } finally {
     await hashers.close();
     await cache?.release();
+    progress?.end();
   }
   if (pending.size > 0) throw new ModelsealError('FILE_MISSING', `source did not deliver: ${[...pending].slice(0, 5).join(', ')}`);
   return { resources, sizes, cached: (cache?.hits ?? []).map((h) => h.path) };

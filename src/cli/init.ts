@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { exitCodeFor } from '../errors.js';
-import { logDecision } from '../log.js';
+import { createLogger, logDecision, logLevel, setLogFormat } from '../log.js';
 import { loadInitConfig } from '../init/config.js';
 import { failedEvent } from '../init/decision.js';
 import { runInit } from '../init/run.js';
@@ -26,7 +26,9 @@ export function initCommand(): Command {
     .option('--concurrency <n>', 'parallel downloads [MODELSEAL_CONCURRENCY]')
     .option('--registry-auth-file <file>', 'docker config.json / mounted .dockerconfigjson with registry credentials [MODELSEAL_REGISTRY_AUTH_FILE]')
     .option('--ca-file <file>', 'extra CA bundle (PEM) for the registry or S3 endpoint [MODELSEAL_CA_FILE]')
-    .option('--plain-http', 'allow plain HTTP to the registry (test registries only) [MODELSEAL_PLAIN_HTTP]');
+    .option('--plain-http', 'allow plain HTTP to the registry (test registries only) [MODELSEAL_PLAIN_HTTP]')
+    .option('--timeout <duration>', 'deadline for the whole run, e.g. 30m, 2h (default 2h; exit 7 when it passes) [MODELSEAL_TIMEOUT]')
+    .option('--stall-timeout <duration>', 'fail (exit 7) when a transfer moves less than 64 KiB in this long (default 60s) [MODELSEAL_STALL_TIMEOUT]');
   addTrustFlags(cmd, true);
   addTelemetryFlag(cmd);
   cmd.action(async (flags: Record<string, unknown> & { config?: string }) => {
@@ -37,14 +39,21 @@ export function initCommand(): Command {
 
 /** Load settings and run; a bad setting is a decision too (`failed`, exit 2), with its own line. */
 export async function initMain(flags: Record<string, unknown> & { config?: string }, env: NodeJS.ProcessEnv): Promise<number> {
+  // init's whole output is its decision line: JSON even on a terminal.
+  setLogFormat('json');
   let cfg;
   try {
+    logLevel(env.MODELSEAL_LOG_LEVEL);
     cfg = await loadInitConfig(flags, env, existsSync);
   } catch (err) {
     const source = (flags.source as string | undefined) ?? env.MODELSEAL_SOURCE ?? '';
     const pod = { ...(env.POD_NAME ? { name: env.POD_NAME } : {}), ...(env.POD_NAMESPACE ? { namespace: env.POD_NAMESPACE } : {}) };
-    logDecision(failedEvent({ pod, reference: source, mode: String(flags.mode ?? env.MODELSEAL_MODE ?? 'pull') }, err));
+    // The configured level may be the bad setting: this line goes out at the default level.
+    logDecision(failedEvent({ pod, reference: source, mode: String(flags.mode ?? env.MODELSEAL_MODE ?? 'pull') }, err), createLogger('info'));
     return exitCodeFor(err);
   }
-  return (await runInit(cfg)).exitCode;
+  const outcome = await runInit(cfg);
+  // Stopped by a signal or a deadline: a source may still hold a socket; end with the decision made.
+  if (['TERMINATED', 'INTERRUPTED', 'TIMEOUT'].includes(String(outcome.event.code))) setTimeout(() => process.exit(outcome.exitCode), 200);
+  return outcome.exitCode;
 }

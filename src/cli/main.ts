@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
-import { ExitCode } from '../errors.js';
+import { ExitCode, ModelsealError, oneLine } from '../errors.js';
+import { LOG_FORMATS, logLevel, setLogFormat } from '../log.js';
 import { VERSION } from '../version.js';
 
 type Factory = () => Promise<Command>;
@@ -47,7 +48,13 @@ export async function buildProgram(argv: string[] = process.argv): Promise<Comma
   if (names.length === 1 && HASHING.has(names[0]!)) (await import('../hashing/pool.js')).sharedHashPool();
   const program = new Command('modelseal')
     .description('prove that the model weights you serve are exactly the weights someone signed')
-    .version(VERSION);
+    .version(VERSION)
+    .option('--log-format <format>', `JSON log lines on stderr: json, or human (none); default json unless stderr is a terminal (${LOG_FORMATS.join('|')})`);
+  // Logging is settled before any command runs: a bad MODELSEAL_LOG_LEVEL is an error, never ignored.
+  program.hook('preAction', (root) => {
+    setLogFormat(root.opts().logFormat as string | undefined);
+    if (names.length !== 1 || names[0] !== 'init') logLevel();
+  });
   for (const name of names) program.addCommand(await COMMANDS[name]!());
   // Every nested command reports usage errors through the same path (exit 2).
   // commander's own error text is replaced by the one `modelseal: USAGE: …` line (and --json result).
@@ -65,6 +72,11 @@ export async function main(argv: string[]): Promise<void> {
   try {
     await program.parseAsync(argv);
   } catch (err) {
+    if (err instanceof ModelsealError) {
+      process.stderr.write(`modelseal: ${err.code}: ${oneLine(err)}\n`);
+      process.exitCode = err.exitCode;
+      return;
+    }
     if (err instanceof CommanderError) {
       // --help and --version are not errors.
       if (err.exitCode === 0) {

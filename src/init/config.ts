@@ -2,6 +2,7 @@ import { isAzureReference } from '../stores/azure/url.js';
 import { readFile } from 'node:fs/promises';
 import { isMap, isScalar, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
 import { ModelsealError } from '../errors.js';
+import { INIT_DEFAULT_TIMEOUT_MS, parseDuration } from '../placement/run-control.js';
 
 /**
  * Settings of `modelseal init`, from three layers: a mounted config file, then MODELSEAL_* env,
@@ -26,6 +27,10 @@ export interface InitConfig {
   trust: TrustSettings;
   ignoreUnsignedFiles: boolean;
   concurrency?: number;
+  /** Whole-run deadline (default INIT_DEFAULT_TIMEOUT_MS: a pod never waits in Init forever). */
+  timeoutMs: number;
+  /** Minimum-progress window for a transfer (default: run-control's). */
+  stallMs?: number;
   registry: RegistrySettings;
   s3: S3Settings;
   pod: { name?: string; namespace?: string };
@@ -76,6 +81,8 @@ export type InitSettings = Partial<{
   trustRoot: string;
   ignoreUnsignedFiles: boolean;
   concurrency: number;
+  timeout: number;
+  stallTimeout: number;
   registryAuthFile: string;
   caFile: string;
   plainHttp: boolean;
@@ -84,7 +91,7 @@ export type InitSettings = Partial<{
   s3ForcePathStyle: boolean;
 }>;
 type Key = keyof InitSettings;
-type Kind = 'string' | 'list' | 'bool' | 'int' | 'mode';
+type Kind = 'string' | 'list' | 'bool' | 'int' | 'mode' | 'duration';
 
 /** The single table of settings: config-file key, env name, type. */
 const FIELDS: Record<Key, { env: string; kind: Kind }> = {
@@ -103,6 +110,8 @@ const FIELDS: Record<Key, { env: string; kind: Kind }> = {
   trustRoot: { env: 'MODELSEAL_TRUST_ROOT', kind: 'string' },
   ignoreUnsignedFiles: { env: 'MODELSEAL_IGNORE_UNSIGNED_FILES', kind: 'bool' },
   concurrency: { env: 'MODELSEAL_CONCURRENCY', kind: 'int' },
+  timeout: { env: 'MODELSEAL_TIMEOUT', kind: 'duration' },
+  stallTimeout: { env: 'MODELSEAL_STALL_TIMEOUT', kind: 'duration' },
   registryAuthFile: { env: 'MODELSEAL_REGISTRY_AUTH_FILE', kind: 'string' },
   caFile: { env: 'MODELSEAL_CA_FILE', kind: 'string' },
   plainHttp: { env: 'MODELSEAL_PLAIN_HTTP', kind: 'bool' },
@@ -141,6 +150,14 @@ function coerce(kind: Kind, raw: unknown, where: string): InitSettings[Key] {
       if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 1 || n > 256) throw invalid(`${where}: expected an integer from 1 to 256`);
       return n;
     }
+    case 'duration':
+      if (typeof raw === 'number') return parseDuration(String(raw), where);
+      if (typeof raw !== 'string') throw invalid(`${where}: expected a duration such as 90s, 30m or 2h`);
+      try {
+        return parseDuration(raw, where);
+      } catch (err) {
+        throw invalid((err as Error).message);
+      }
     case 'mode':
       if (raw !== 'pull' && raw !== 'verify-in-place') throw invalid(`${where}: expected pull or verify-in-place`);
       return raw;
@@ -211,8 +228,10 @@ export function settingsFromFlags(flags: Record<string, unknown>): InitSettings 
 /** Merge layers (later wins) and check the combination. */
 export function resolveInitConfig(layers: InitSettings[], env: NodeJS.ProcessEnv): InitConfig {
   const s: InitSettings = Object.assign({}, ...layers);
-  if (!s.source) throw invalid('no model source: set MODELSEAL_SOURCE, --source, or `source:` in the config file');
   const mode = s.mode ?? 'pull';
+  // verify-in-place of a mounted directory: the directory is the source (its model.sig beside the files).
+  if (!s.source && mode === 'verify-in-place' && s.path) s.source = s.path;
+  if (!s.source) throw invalid('no model source: set MODELSEAL_SOURCE, --source, or `source:` in the config file');
   const isRemote = /^(oci|s3|az):\/\//.test(s.source) || isAzureReference(s.source);
   let inPlacePath: string | undefined;
   if (mode === 'verify-in-place') {
@@ -244,6 +263,8 @@ export function resolveInitConfig(layers: InitSettings[], env: NodeJS.ProcessEnv
     },
     ignoreUnsignedFiles: s.ignoreUnsignedFiles ?? false,
     ...(s.concurrency ? { concurrency: s.concurrency } : {}),
+    timeoutMs: s.timeout ?? INIT_DEFAULT_TIMEOUT_MS,
+    ...(s.stallTimeout ? { stallMs: s.stallTimeout } : {}),
     registry: {
       ...(s.registryAuthFile ? { authFile: s.registryAuthFile } : {}),
       ...(s.caFile ? { caFile: s.caFile } : {}),

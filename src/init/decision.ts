@@ -50,7 +50,7 @@ function base(ctx: DecisionContext): Record<string, unknown> {
   };
 }
 
-export function allowedEvent(ctx: DecisionContext, receipt: Receipt, receiptPath: string): DecisionEvent {
+export function allowedEvent(ctx: DecisionContext, receipt: Receipt, receiptPath: string, alreadyPlaced = false): DecisionEvent {
   const line: Line = {
     ...base(ctx),
     outcome: 'allowed',
@@ -61,7 +61,7 @@ export function allowedEvent(ctx: DecisionContext, receipt: Receipt, receiptPath
     placed_at: receipt.placedAt,
     receipt: receiptPath,
     files: receipt.model.files.length,
-    reason: 'signature and every file verified',
+    reason: alreadyPlaced ? 'already placed; re-verified' : 'signature and every file verified',
     code: 'OK',
     exit_code: ExitCode.OK,
   };

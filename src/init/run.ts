@@ -9,6 +9,9 @@ import type { InitConfig } from './config.js';
 import { allowedEvent, failedEvent, type DecisionContext } from './decision.js';
 import { openInitSource, resolveInitTrust } from './wiring.js';
 import { annotateDecision, traceDecision } from '../telemetry/tracing.js';
+import { RunControl } from '../placement/run-control.js';
+import { Progress } from '../progress/progress.js';
+import { showProgress } from '../progress/display.js';
 
 /**
  * `modelseal init`: one decision per pod start. Verify (and in pull mode, place) the model,
@@ -24,11 +27,15 @@ export interface InitDeps {
   trust: (cfg: InitConfig) => Promise<TrustDecision>;
   open: (cfg: InitConfig) => Promise<ModelSource>;
   log: (event: DecisionEvent) => void;
+  /** Listen for SIGTERM/SIGINT (the real entrypoint; in-process tests abort through `signal`). */
+  signals?: boolean;
+  /** An extra abort source (tests). */
+  signal?: AbortSignal;
 }
 
-const defaultDeps: InitDeps = { trust: resolveInitTrust, open: openInitSource, log: (e) => logDecision(e) };
+export const defaultInitDeps: InitDeps = { trust: resolveInitTrust, open: openInitSource, log: (e) => logDecision(e) };
 
-export async function runInit(cfg: InitConfig, deps: InitDeps = defaultDeps): Promise<InitOutcome> {
+export async function runInit(cfg: InitConfig, deps: InitDeps = defaultInitDeps): Promise<InitOutcome> {
   return traceDecision('init', cfg.source, () => decide(cfg, deps));
 }
 
@@ -36,19 +43,29 @@ async function decide(cfg: InitConfig, deps: InitDeps): Promise<InitOutcome> {
   const ctx: DecisionContext = { pod: cfg.pod, reference: cfg.source, mode: cfg.mode };
   const seen = new Observed();
   let authorities: Authority[] = [];
+  // Not a terminal: a JSON progress line every few seconds keeps `kubectl logs` showing a living pull.
+  const progress = new Progress();
+  const stopProgress = showProgress(progress, { tty: false });
+  const control = new RunControl({ timeoutMs: cfg.timeoutMs, ...(cfg.stallMs ? { stallMs: cfg.stallMs } : {}) }, progress).start({
+    signals: deps.signals ?? true,
+  });
+  deps.signal?.addEventListener('abort', () => control.abort(deps.signal!.reason), { once: true });
   try {
     const trust = await deps.trust(cfg);
     authorities = trust.authorities;
-    const source = seen.wrap(await deps.open(cfg));
-    const result = await pull({
+    const result = await control.run(async (signal) => pull({
       reference: cfg.source,
-      source,
+      source: seen.wrap(await deps.open(cfg)),
       trust,
+      signal,
+      progress,
+      // A pod restarted with its volume kept finds its model placed: re-verify, keep, exit 0.
+      replace: true,
       ...(cfg.mode === 'verify-in-place' ? { inPlaceDir: cfg.path! } : { into: cfg.into }),
       ...(cfg.concurrency ? { concurrency: cfg.concurrency } : {}),
       ...(cfg.receipt ? { receiptPath: cfg.receipt } : {}),
-    });
-    const event = allowedEvent(ctx, result.receipt, result.receiptPath);
+    }));
+    const event = allowedEvent(ctx, result.receipt, result.receiptPath, result.alreadyPlaced ?? false);
     annotateDecision({ outcome: event.outcome });
     deps.log(event);
     return { exitCode: ExitCode.OK, event, result };
@@ -57,6 +74,13 @@ async function decide(cfg: InitConfig, deps: InitDeps): Promise<InitOutcome> {
     annotateDecision({ outcome: event.outcome, ...(event.signer ? { signer: String(event.signer) } : {}) });
     deps.log(event);
     return { exitCode: exitCodeFor(err), event };
+  } finally {
+    // Bounded: after an abort a source may still wait on a socket; the decision is already made.
+    let bound: NodeJS.Timeout | undefined;
+    await Promise.race([seen.close().catch(() => undefined), new Promise((r) => (bound = setTimeout(r, 2000)))]);
+    clearTimeout(bound);
+    stopProgress();
+    control.dispose();
   }
 }
 
@@ -69,8 +93,10 @@ type Known = { resolvedDigest?: string; rootDigest?: string; signer?: SignerIden
 class Observed {
   resolvedDigest?: string;
   candidates?: SignatureCandidate[];
+  private source?: ModelSource;
 
   wrap(source: ModelSource): ModelSource {
+    this.source = source;
     return {
       resolve: async () => {
         const r = await source.resolve();
@@ -80,8 +106,13 @@ class Observed {
       signatures: async () => (this.candidates = await source.signatures()),
       list: () => source.list(),
       fetch: (wanted, sink, opts) => source.fetch(wanted, sink, opts),
-      close: () => source.close(),
+      // Candidates may load their bytes lazily from the source: it stays open until facts() has run.
+      close: async () => undefined,
     };
+  }
+
+  async close(): Promise<void> {
+    await this.source?.close();
   }
 
   async facts(authorities: Authority[], err: unknown): Promise<Known> {

@@ -17,6 +17,8 @@ export class FollowedWriter extends Writable {
   constructor(
     private readonly file: string,
     private readonly follower: FollowedFile,
+    /** Bytes written, for progress and the stall rule. */
+    private readonly onBytes?: (n: number) => void,
   ) {
     super({ highWaterMark: 1 << 20 });
   }
@@ -50,6 +52,7 @@ export class FollowedWriter extends Writable {
   private wrote(err: NodeJS.ErrnoException | null, n: number, cb: (err?: Error | null) => void): void {
     if (err) return cb(err);
     this.written += n;
+    this.onBytes?.(n);
     if (this.written - this.notified >= NOTIFY_EVERY) {
       this.notified = this.written;
       this.follower.grew(this.written);

@@ -30,6 +30,7 @@ describe('init config', () => {
       trust: { publicKey: '/etc/modelseal/keys/release.pub', certChain: [] },
       ignoreUnsignedFiles: false,
       concurrency: 8,
+      timeoutMs: 2 * 60 * 60_000,
       registry: { authFile: '/var/run/secrets/modelseal/registry/.dockerconfigjson', plainHttp: true },
       s3: { forcePathStyle: false },
       pod: { name: 'llm-7d9f', namespace: 'serving' },
@@ -42,6 +43,22 @@ describe('init config', () => {
     expect(cfg.into).toBe('/models/model');
     expect(cfg.pod).toEqual({});
     expect(cfg.receipt).toBeUndefined();
+    expect(cfg.timeoutMs).toBe(2 * 60 * 60_000);
+  });
+
+  it('deadlines: MODELSEAL_TIMEOUT and MODELSEAL_STALL_TIMEOUT take durations; anything else names the variable', () => {
+    const cfg = resolveInitConfig([{ source: 's3://b/m', policy: '/p' }, settingsFromEnv({ MODELSEAL_TIMEOUT: '30m', MODELSEAL_STALL_TIMEOUT: '45s' })], {});
+    expect(cfg.timeoutMs).toBe(30 * 60_000);
+    expect(cfg.stallMs).toBe(45_000);
+    expect(settingsFromFile('timeout: 90\n', 'c.yaml').timeout).toBe(90_000);
+    for (const bad of ['0', 'forever', '-5s', '2d', '9999h']) {
+      expect(() => settingsFromEnv({ MODELSEAL_TIMEOUT: bad })).toThrow(/MODELSEAL_TIMEOUT must be a duration/);
+    }
+  });
+
+  it('verify-in-place with only MODELSEAL_PATH: the mounted directory is the source (the README recipe)', () => {
+    const cfg = resolveInitConfig([settingsFromEnv({ MODELSEAL_MODE: 'verify-in-place', MODELSEAL_PATH: '/models/model', MODELSEAL_PUBLIC_KEY: '/k.pub' })], {});
+    expect(cfg).toMatchObject({ source: '/models/model', mode: 'verify-in-place', path: '/models/model' });
   });
 
   it('layers: flags over env over the config file', async () => {

@@ -28,7 +28,10 @@ export interface InitWorld {
     unsigned: string;
     /** A port nothing listens on. */
     unreachable: string;
+    /** A newer release of the good model (other bytes, same signer): a new digest in the pod spec. */
+    goodV2: string;
   };
+  goodV2Files: Record<string, Buffer>;
   /** The files the good model holds (model-relative path → bytes). */
   goodFiles: Record<string, Buffer>;
   /** The good model as signed: its directory (with `model.sig`), manifest and bundle. */
@@ -44,7 +47,7 @@ export function modelFiles(seed: number): Record<string, Buffer> {
   };
 }
 
-interface Published {
+export interface Published {
   digest: string;
   layers: Record<string, string>;
   dir: string;
@@ -88,12 +91,15 @@ export async function startInitWorld(): Promise<InitWorld> {
     evil[1234] = evil[1234]! ^ 0x5a;
     await writeFile(blob, evil);
     await publishModel(registry, modelFiles(3), 'models/wrong-signer:v1', stranger.privateKey);
+    const goodV2Files = modelFiles(4);
+    await publishModel(registry, goodV2Files, 'models/tiny:v2', release.privateKey);
     await skopeo(['copy', '--src-tls-verify=false', '--dest-tls-verify=false', `docker://${registry.host}/models/tiny:v1`, `docker://${registry.host}/models/unsigned:v1`]);
 
     return {
       registry,
       keysDir,
       goodFiles,
+      goodV2Files,
       good: { dir: good.dir, manifest: good.manifest, bundleJson: good.bundleJson },
       refs: {
         good: `oci://${registry.host}/models/tiny:v1`,
@@ -101,6 +107,7 @@ export async function startInitWorld(): Promise<InitWorld> {
         wrongSigner: `oci://${registry.host}/models/wrong-signer:v1`,
         unsigned: `oci://${registry.host}/models/unsigned:v1`,
         unreachable: `oci://127.0.0.1:${await freePort()}/models/tiny:v1`,
+        goodV2: `oci://${registry.host}/models/tiny:v2`,
       },
       stop: () => registry.stop(),
     };

@@ -72,6 +72,10 @@ export function networkError(err: unknown, what: string): ModelsealError {
   const e = err as { code?: string; name?: string; message?: string; cause?: { code?: string } };
   if (e?.name === 'AbortError') return new ModelsealError('NETWORK', `${what}: aborted`, { cause: err });
   const code = e?.code ?? e?.cause?.code ?? e?.name ?? 'ERROR';
+  // A TLS ClientHello answered with an HTTP response: the registry is plain HTTP (a test or LAN registry).
+  if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || /wrong version number/i.test(e?.message ?? '')) {
+    return new ModelsealError('NETWORK', `${what}: the registry speaks plain HTTP; pass --plain-http if that is intended`, { cause: err, details: { transient: false, errno: code } });
+  }
   const tlsProblem = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|EPROTO/.test(code) || /certificate/i.test(e?.message ?? '');
   return new ModelsealError('NETWORK', `${what}: ${tlsProblem ? 'TLS failure' : 'connection failure'} (${code}: ${(e?.message ?? '').split('\n')[0]})`, {
     cause: err,

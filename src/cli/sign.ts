@@ -81,7 +81,7 @@ export function addKeylessFlags(cmd: Command, prefix: string): Command {
     .option('--fulcio-url <url>', `${prefix}Fulcio CA`, PUBLIC_GOOD.fulcio)
     .option('--rekor-url <url>', `${prefix}Rekor transparency log`, PUBLIC_GOOD.rekor)
     .option('--rekor-api-version <n>', `${prefix}Rekor API version, 1 or 2 (v2 has no integrated time: keep a TSA)`, '1')
-    .option('--tsa-url <url>', `${prefix}RFC 3161 timestamp authority (empty: none)`, PUBLIC_GOOD.tsa);
+    .option('--tsa-url <url>', `${prefix}RFC 3161 timestamp authority (keyless default: ${PUBLIC_GOOD.tsa}; empty: none)`);
 }
 
 /** Build the signer a method's flags describe (keys are parsed and checked here, at the edge). */
@@ -100,6 +100,7 @@ export async function signerFromFlags(method: SignMethod, f: SignerFlags): Promi
     const { openPkcs11Key } = await import('../signatures/core/pkcs11.js');
     return openPkcs11Key(f.pkcs11Uri!, { ...(f.modulePath === undefined ? {} : { modulePath: f.modulePath }), ...(publicKey === undefined ? {} : { publicKey }) });
   };
+  // Key and certificate signatures are timestamped only when asked (the keyless default TSA does not apply).
   const tsa = f.tsaUrl ? { tsaUrl: f.tsaUrl } : {};
   if (method === 'key') return { kind: 'key', privateKey: await privateKey(), ...tsa };
   if (method === 'certificate') return { kind: 'certificate', privateKey: await privateKey(), leafPem: await read(f.signingCert!), chainPems: await chain(), ...tsa };
@@ -111,6 +112,7 @@ export async function signerFromFlags(method: SignMethod, f: SignerFlags): Promi
     if (!leaf) throw new ModelsealError('KEY_INVALID', `${f.signingCert} holds no certificate`);
     return { kind: 'certificate', privateKey: await pkcs11(leaf.publicKey), leafPem, chainPems: await chain(), ...tsa };
   }
+  const tsaUrl = f.tsaUrl ?? PUBLIC_GOOD.tsa;
   const { token, source, claims } = await resolveIdentityToken({ explicit: f.identityToken, device: deviceFlowFromFlags(f) });
   logger().info({ event_type: 'identity_token', source, issuer: claims.iss, identity: expectedIdentity(claims) }, 'OIDC identity token obtained');
   return {
@@ -118,8 +120,8 @@ export async function signerFromFlags(method: SignMethod, f: SignerFlags): Promi
     identityToken: token,
     fulcioUrl: f.fulcioUrl ?? PUBLIC_GOOD.fulcio,
     rekorUrl: f.rekorUrl ?? PUBLIC_GOOD.rekor,
-    ...(f.rekorApiVersion === undefined || f.rekorApiVersion === '1' ? {} : { rekorApiVersion: rekorApiVersionOf(f.rekorApiVersion, !!f.tsaUrl) }),
-    ...(f.tsaUrl ? { tsaUrl: f.tsaUrl } : {}),
+    ...(f.rekorApiVersion === undefined || f.rekorApiVersion === '1' ? {} : { rekorApiVersion: rekorApiVersionOf(f.rekorApiVersion, !!tsaUrl) }),
+    ...(tsaUrl ? { tsaUrl } : {}),
   };
 }
 

@@ -76,6 +76,7 @@ async function pullInPlace(opts: PullOptions, dir: string): Promise<PullResult> 
       trust: opts.trust,
       ...(resolved.tree ? { local: { gitPaths: resolved.tree.gitPaths, signatureFiles: resolved.tree.signatureFiles } } : {}),
       ...(resolved.resolvedDigest ? { resolvedDigest: resolved.resolvedDigest } : {}),
+      ...(manifestDescriptorOf(resolved) ? { manifestDescriptor: manifestDescriptorOf(resolved)! } : {}),
     });
     const placedAt = path.resolve(dir);
     const placed = res.modelFiles;
@@ -111,8 +112,10 @@ export async function pull(opts: PullOptions): Promise<PullResult> {
     annotateDecision({ signer: chosen.verified.signer.identity, ...(resolved.resolvedDigest || !chosen.verified.rootDigest ? {} : { digest: `sha256:${chosen.verified.rootDigest}` }) });
     const { manifest, wanted, ignores } = fitted;
     if (trust.requirements.requireObjectLock) requireObjectLock(wanted, opts.reference);
+    const descriptor = manifestDescriptorOf(resolved);
     const staged = (dir: string, files: Array<{ rel: string; abs: string; size: number }>): StagedModel => ({
       dir,
+      ...(descriptor ? { manifestDescriptor: descriptor } : {}),
       files: files.map((f) => f.rel),
       ignores,
       manifest,
@@ -297,4 +300,11 @@ function buildReceipt(
     ...(opts.trust.policy ? { policy: opts.trust.policy } : {}),
     ...facts,
   };
+}
+
+/** The pulled OCI manifest's descriptor (what a Notation signature names), when the store resolved one. */
+function manifestDescriptorOf(resolved: ResolvedSource): StagedModel['manifestDescriptor'] {
+  const f = resolved.facts ?? {};
+  if (!resolved.resolvedDigest || typeof f.mediaType !== 'string' || typeof f.manifestSize !== 'number') return undefined;
+  return { digest: resolved.resolvedDigest, mediaType: f.mediaType, size: f.manifestSize };
 }

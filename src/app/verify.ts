@@ -30,6 +30,8 @@ export interface InPlaceRequest {
   /** Decide whether a file is a signature rather than model content, given the chosen bundle's bytes. */
   isSignatureFile?: (rel: string, bundle: Uint8Array) => Promise<boolean>;
   resolvedDigest?: string;
+  /** The OCI manifest the signatures came with (for Notation). */
+  manifestDescriptor?: StagedModel['manifestDescriptor'];
   allowSymlinks?: boolean;
   pool?: HashPool;
 }
@@ -99,6 +101,7 @@ export async function verifyInPlace(req: InPlaceRequest): Promise<InPlaceResult>
     ignores: isDir ? fitted.scope.ignores : [],
     manifest: fitted.manifest,
     ...(req.resolvedDigest ? { resolvedDigest: req.resolvedDigest } : {}),
+    ...(req.manifestDescriptor ? { manifestDescriptor: req.manifestDescriptor } : {}),
     candidates: req.candidates,
     chosen,
     found,

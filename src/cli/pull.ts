@@ -25,6 +25,7 @@ interface PullFlags extends TrustFlags {
   requireSbom?: boolean;
   allowUnsafePickle?: boolean;
   requireObjectLock?: boolean;
+  requireImmutability?: boolean;
   receiptKey?: string;
   json?: boolean;
   replace?: boolean;
@@ -47,6 +48,7 @@ export function pullCommand(): Command {
     .option('--concurrency <n>', 'files downloaded in parallel', '4')
     .option('--require-sbom', 'refuse a model without a valid signed SBOM that matches its files')
     .option('--allow-unsafe-pickle', 'do not refuse pickles that can run code when loaded (not recommended)')
+    .option('--require-immutability', 'Azure Blob: refuse blobs without a locked time-based retention policy or a legal hold')
     .option('--receipt-key <file>', 'sign the receipt with this private key (PEM or cosign encrypted) into <receipt>.sigstore.json')
     .option('--json', 'print the receipt as JSON');
   addTrustFlags(cmd, true);
@@ -68,11 +70,12 @@ async function runPull(reference: string, f: PullFlags): Promise<void> {
   const stopDisplay = showProgress(progress);
   try {
     const trust = await resolveTrust(reference, f, {
-      overrides: { requireSbom: f.requireSbom, allowUnsafePickle: f.allowUnsafePickle, ignoreUnsignedFiles: f.ignoreUnsignedFiles, requireObjectLock: f.requireObjectLock === true },
+      overrides: { requireSbom: f.requireSbom, allowUnsafePickle: f.allowUnsafePickle, ignoreUnsignedFiles: f.ignoreUnsignedFiles, requireObjectLock: f.requireObjectLock === true, requireImmutability: f.requireImmutability === true },
     });
     const source = await openSource(reference, {
       oci: ociClientOptions(f as OciFlags),
       s3: s3OptionsFromFlags(f),
+      azure: { requireImmutability: trust.requirements.requireImmutability },
       ...(f.signature ? { signaturePath: f.signature } : {}),
     });
     const receiptSigner = f.receiptKey ? await signerFromFlags('key', { privateKey: f.receiptKey }) : undefined;

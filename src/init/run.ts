@@ -25,7 +25,7 @@ export interface InitOutcome {
 
 export interface InitDeps {
   trust: (cfg: InitConfig) => Promise<TrustDecision>;
-  open: (cfg: InitConfig) => Promise<ModelSource>;
+  open: (cfg: InitConfig, trust?: TrustDecision) => Promise<ModelSource>;
   log: (event: DecisionEvent) => void;
   /** Listen for SIGTERM/SIGINT (the real entrypoint; in-process tests abort through `signal`). */
   signals?: boolean;
@@ -55,7 +55,7 @@ async function decide(cfg: InitConfig, deps: InitDeps): Promise<InitOutcome> {
     authorities = trust.authorities;
     const result = await control.run(async (signal) => pull({
       reference: cfg.source,
-      source: seen.wrap(await deps.open(cfg)),
+      source: seen.wrap(await deps.open(cfg, trust)),
       trust,
       signal,
       progress,

@@ -15,7 +15,7 @@ export async function resolveInitTrust(cfg: InitConfig): Promise<TrustDecision> 
 }
 
 /** Credentials stay in files: a mounted docker config for registries, the AWS SDK chain (IRSA token file) for S3. */
-export async function openInitSource(cfg: InitConfig): Promise<ModelSource> {
+export async function openInitSource(cfg: InitConfig, trust?: TrustDecision): Promise<ModelSource> {
   const reference = cfg.mode === 'verify-in-place' && referenceKind(cfg.source) === 'dir' ? cfg.path! : cfg.source;
   const { registry, s3 } = cfg;
   return openSource(reference, {
@@ -30,6 +30,7 @@ export async function openInitSource(cfg: InitConfig): Promise<ModelSource> {
       ...(s3.endpoint ? { endpoint: s3.endpoint } : {}),
       ...(s3.region ? { region: s3.region } : {}),
     },
+    azure: { requireImmutability: trust?.requirements.requireImmutability ?? false },
     ...(cfg.signature ? { signaturePath: cfg.signature } : {}),
   });
 }

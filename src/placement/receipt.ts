@@ -43,6 +43,8 @@ export interface Receipt {
   sbom?: CheckFacts['sbom'];
   /** The authorities that each signed exactly these files (policy threshold). */
   agreeing?: string[];
+  /** Notation signatures over the pulled manifest that verified (policy requireNotation). */
+  notation?: CheckFacts['notation'];
   /**
    * Where each file's bytes came from when that was not simply the source (a mirror, the node
    * cache), and every mirror skipped for a blob with the reason. Provenance only: every byte

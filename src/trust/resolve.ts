@@ -99,6 +99,7 @@ export async function resolveTrust(reference: string, input: TrustInput, opts: {
     blockUnsafePickle: o.allowUnsafePickle ? false : base.blockUnsafePickle,
     ignoreUnsignedFiles: base.ignoreUnsignedFiles || !!o.ignoreUnsignedFiles,
     requireObjectLock: base.requireObjectLock || !!o.requireObjectLock,
+    requireImmutability: base.requireImmutability || !!o.requireImmutability,
   });
   if (input.policy) {
     const mixed = METHODS.flatMap((m) => METHOD_FLAGS[m]).filter((k) => given(input, k));

@@ -27,6 +27,10 @@ export interface TrustRequirements {
   ignoreUnsignedFiles: boolean;
   requireCosign: boolean;
   requireObjectLock: boolean;
+  /** A Notation signature over the pulled OCI manifest (by a `notation:` authority). */
+  requireNotation: boolean;
+  /** Azure Blob: every blob under a locked time-based retention policy or a legal hold. */
+  requireImmutability: boolean;
 }
 
 export interface TrustDecision {
@@ -44,6 +48,7 @@ export interface TrustOverrides {
   allowUnsafePickle?: boolean;
   ignoreUnsignedFiles?: boolean;
   requireObjectLock?: boolean;
+  requireImmutability?: boolean;
 }
 
 
@@ -55,4 +60,6 @@ export const DEFAULT_REQUIREMENTS: Readonly<TrustRequirements> = {
   ignoreUnsignedFiles: false,
   requireCosign: false,
   requireObjectLock: false,
+  requireNotation: false,
+  requireImmutability: false,
 };

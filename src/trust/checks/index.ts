@@ -25,6 +25,12 @@ export async function runChecks(staged: StagedModel, trust: TrustDecision): Prom
     const { verifyCosignSignatures } = await import('../../signatures/cosign/verify.js');
     facts.cosign = await verifyCosignSignatures([...staged.candidates], staged.resolvedDigest, trust.authorities, { throwIfNone: true });
   }
+  if (r.requireNotation) {
+    if (!staged.manifestDescriptor) throw new ModelsealError('POLICY_VIOLATION', 'policy requires a Notation signature, which only OCI artefacts carry');
+    const { verifyNotationSignatures } = await import('../../signatures/notation/candidates.js');
+    const ok = await verifyNotationSignatures([...staged.candidates], staged.manifestDescriptor, trust.authorities, { throwIfNone: true });
+    facts.notation = ok.map((v) => ({ origin: v.origin, signer: v.signer }));
+  }
   if (r.threshold > 1) facts.agreeing = await requireThreshold(staged, trust.authorities, r.threshold);
   return facts;
 }

@@ -15,6 +15,8 @@ export interface StagedModel {
   manifest: Manifest;
   /** The immutable digest the reference resolved to (OCI), for signatures over it. */
   resolvedDigest?: string;
+  /** The pulled OCI manifest's descriptor (what a Notation signature names), when there is one. */
+  manifestDescriptor?: { digest: string; mediaType: string; size: number };
   candidates: readonly SignatureCandidate[];
   chosen: VerifiedCandidate;
   /** Every OMS signature that verified (for a threshold). */
@@ -29,4 +31,6 @@ export interface CheckFacts {
   cosign?: Array<{ kind: string; origin: string; signer: SignerIdentity }>;
   /** Authorities that each signed exactly these files (when the policy sets a threshold). */
   agreeing?: string[];
+  /** Notation signatures over the pulled manifest that verified. */
+  notation?: Array<{ origin: string; signer: SignerIdentity }>;
 }

@@ -18,6 +18,18 @@ export async function agreeingAuthorities(staged: StagedModel, authorities: Auth
   const usedSignature = new Set<number>();
   const usedSigner = new Set<string>();
   for (const [i, a] of authorities.entries()) {
+    if (a.kind === 'notation') {
+      // A Notation signature names the pulled manifest, whose layers are the files just verified.
+      if (!staged.manifestDescriptor) continue;
+      const { verifyNotationSignatures } = await import('../../signatures/notation/candidates.js');
+      const ok = (await verifyNotationSignatures([...staged.candidates], staged.manifestDescriptor, [a]))[0];
+      const who = ok ? `${ok.signer.method}:${ok.signer.identity}:${ok.signer.issuer ?? ''}` : undefined;
+      if (who !== undefined && !usedSigner.has(who)) {
+        usedSigner.add(who);
+        agreeing.push(authorityName(a, i));
+      }
+      continue;
+    }
     for (const [j, v] of staged.found.verified.entries()) {
       if (usedSignature.has(j)) continue;
       let signer;

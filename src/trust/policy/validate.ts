@@ -124,7 +124,7 @@ function validateNotation(val: PolicyValidator, v: unknown, p: Path): NotationAu
   return out;
 }
 
-const RULE_KEYS = ['match', 'authorities', 'threshold', 'requireSbom', 'blockUnsafePickle', 'ignoreUnsignedFiles', 'requireCosign', 'requireObjectLock'] as const;
+const RULE_KEYS = ['match', 'authorities', 'threshold', 'requireSbom', 'blockUnsafePickle', 'ignoreUnsignedFiles', 'requireCosign', 'requireObjectLock', 'requireNotation', 'requireImmutability'] as const;
 
 export function validateRule(val: PolicyValidator, v: unknown, path: Path, known: Set<string>): ModelRule {
   const o = val.object(v, path, RULE_KEYS, ['match', 'authorities']);
@@ -148,5 +148,7 @@ export function validateRule(val: PolicyValidator, v: unknown, path: Path, known
     ignoreUnsignedFiles: val.bool(o.ignoreUnsignedFiles, [...path, 'ignoreUnsignedFiles'], D.ignoreUnsignedFiles),
     requireCosign: val.bool(o.requireCosign, [...path, 'requireCosign'], D.requireCosign),
     requireObjectLock: val.bool(o.requireObjectLock, [...path, 'requireObjectLock'], D.requireObjectLock),
+    requireNotation: val.bool(o.requireNotation, [...path, 'requireNotation'], D.requireNotation),
+    requireImmutability: val.bool(o.requireImmutability, [...path, 'requireImmutability'], D.requireImmutability),
   };
 }

@@ -1,4 +1,11 @@
-import { X509Certificate } from 'node:crypto';
+import { generateKeyPairSync, X509Certificate } from 'node:crypto';
+import { attachOmsSignature } from '../../../src/app/attach.js';
+import { pull } from '../../../src/app/pull.js';
+import { ModelsealError } from '../../../src/errors.js';
+import type { Manifest } from '../../../src/model/types.js';
+import type { Authority } from '../../../src/signatures/core/types.js';
+import { signManifest } from '../../../src/signatures/oms/sign.js';
+import { trustOf } from '../../helpers/trust.js';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -121,5 +128,37 @@ describe('Notation signatures on a model in a real registry', () => {
     const verified = report.signatures.filter((s) => s.kind === 'notation' && s.verified);
     expect(verified.length).toBeGreaterThanOrEqual(2);
     expect(verified[0]!.signer?.authority).toBe('notation:acme-models');
+  });
+
+  it('a policy requiring Notation pulls only with a trusted Notation signature, and a Notation signer counts toward a threshold', async () => {
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const w = Buffer.from('weights for notation');
+    const manifest: Manifest = {
+      modelName: 'model',
+      serialization: { method: 'files', hashType: 'sha256', allowSymlinks: false, ignorePaths: [] },
+      resources: [{ name: 'w.bin', algorithm: 'sha256', digest: sha256(w) }],
+    };
+    await attachOmsSignature(ref, Buffer.from(await signManifest(manifest, { kind: 'key', privateKey })), await clientFor(reg));
+    await attach(signJws({ alg: 'ES384', key: leaf.key, chain, subject }), 'application/jose+json');
+    const release: Authority = { kind: 'key', name: 'release-key', publicKeys: [publicKey] };
+    const into = async () => path.join(await tempDir('notation-pull'), 'model');
+    const res = await pull({
+      reference: ref,
+      source: createOciSource(ref, await clientFor(reg)),
+      trust: trustOf([release, authority], { requireNotation: true, threshold: 2, blockUnsafePickle: false }),
+      into: await into(),
+    });
+    expect(res.receipt.notation?.length).toBeGreaterThan(0);
+    expect(res.receipt.agreeing).toEqual(['release-key', 'acme']);
+
+    const stranger: NotationAuthority = { ...authority, name: 'stranger', trustStore: [new X509Certificate(pki.root('Stranger Root').certPem)] };
+    const err = await pull({
+      reference: ref,
+      source: createOciSource(ref, await clientFor(reg)),
+      trust: trustOf([release, stranger], { requireNotation: true, blockUnsafePickle: false }),
+      into: await into(),
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ModelsealError);
+    expect([3, 6]).toContain((err as ModelsealError).exitCode);
   });
 });

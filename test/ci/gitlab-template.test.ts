@@ -58,7 +58,7 @@ describe('ci/gitlab/modelseal.gitlab-ci.yml', () => {
     expect(await flagProblems(shellWords('publish m oci://r/m:1 --sign sigstore --identity-tokn x'))).toEqual(['publish: unknown flag --identity-tokn']);
     expect(await flagProblems(shellWords('publish m oci://r/m:1'))).toEqual(['publish: missing --sign']);
     expect(await flagProblems(shellWords('pull oci://r/m:1 --policy p'))).toEqual(['pull: missing --into']);
-    expect(await flagProblems(shellWords('sign m'))).toEqual(['sign needs a subcommand (key|certificate|sigstore)']);
+    expect(await flagProblems(shellWords('sign m'))).toEqual(['sign needs a subcommand (key|certificate|sigstore|pkcs11-key|pkcs11-certificate)']);
   });
 });
 

@@ -4,8 +4,7 @@ import type { OciClientOptions } from '../stores/oci/client.js';
 import { PREDICATE } from '../stores/oci/media-types.js';
 import { pushBundleReferrer } from '../stores/oci/publish.js';
 import { parseBundle } from '../signatures/oms/bundle.js';
-import { manifestForListing, planFetch } from '../model/plan.js';
-import { modelScope } from '../model/scope.js';
+import { planForManifest } from './plan.js';
 
 export interface AttachResult {
   reference: string;
@@ -26,11 +25,8 @@ export async function attachOmsSignature(reference: string, bundleJson: Buffer, 
   const { statement } = parseBundle(bundleJson);
   const source = createOciSource(reference, opts);
   try {
-    await source.resolve();
-    const entries = await source.list();
-    const scope = modelScope({ signed: statement.manifest.serialization.ignorePaths });
-    const inScope = entries.filter((e) => scope.isModelFile(e.path));
-    planFetch(manifestForListing(statement.manifest, inScope.map((e) => e.path)), inScope, false);
+    const resolved = await source.resolve();
+    planForManifest(statement.manifest, await source.list(), resolved, false);
     const m = source.manifest();
     const subject = { mediaType: m.mediaType, digest: m.digest, size: m.bytes.length };
     const referrer = await pushBundleReferrer(source.client, source.reference.repository, subject, bundleJson, PREDICATE.omsV1, new Date().toISOString());

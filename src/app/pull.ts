@@ -15,7 +15,7 @@ import { checkPlaced } from '../placement/converge.js';
 import { fsError } from '../placement/fs-errors.js';
 import type { Progress } from '../progress/progress.js';
 import type { SignerSpec } from '../signatures/core/signer.js';
-import type { IncomingFile, ModelSource, ResolvedSource, SourceEntry } from '../stores/types.js';
+import { manifestDescriptor, type IncomingFile, type ModelSource, type ResolvedSource, type SourceEntry } from '../stores/types.js';
 import { requireObjectLock, runChecks, type CheckFacts, type StagedModel } from '../trust/checks/index.js';
 import { chooseSignature, verifyOmsSignatures, type VerifiedCandidate } from '../trust/select.js';
 import type { TrustDecision } from '../trust/types.js';
@@ -76,7 +76,7 @@ async function pullInPlace(opts: PullOptions, dir: string): Promise<PullResult> 
       trust: opts.trust,
       ...(resolved.tree ? { local: { gitPaths: resolved.tree.gitPaths, signatureFiles: resolved.tree.signatureFiles } } : {}),
       ...(resolved.resolvedDigest ? { resolvedDigest: resolved.resolvedDigest } : {}),
-      ...(manifestDescriptorOf(resolved) ? { manifestDescriptor: manifestDescriptorOf(resolved)! } : {}),
+      ...(manifestDescriptor(resolved) ? { manifestDescriptor: manifestDescriptor(resolved)! } : {}),
     });
     const placedAt = path.resolve(dir);
     const placed = res.modelFiles;
@@ -112,7 +112,7 @@ export async function pull(opts: PullOptions): Promise<PullResult> {
     annotateDecision({ signer: chosen.verified.signer.identity, ...(resolved.resolvedDigest || !chosen.verified.rootDigest ? {} : { digest: `sha256:${chosen.verified.rootDigest}` }) });
     const { manifest, wanted, ignores } = fitted;
     if (trust.requirements.requireObjectLock) requireObjectLock(wanted, opts.reference);
-    const descriptor = manifestDescriptorOf(resolved);
+    const descriptor = manifestDescriptor(resolved);
     const staged = (dir: string, files: Array<{ rel: string; abs: string; size: number }>): StagedModel => ({
       dir,
       ...(descriptor ? { manifestDescriptor: descriptor } : {}),
@@ -302,9 +302,3 @@ function buildReceipt(
   };
 }
 
-/** The pulled OCI manifest's descriptor (what a Notation signature names), when the store resolved one. */
-function manifestDescriptorOf(resolved: ResolvedSource): StagedModel['manifestDescriptor'] {
-  const f = resolved.facts ?? {};
-  if (!resolved.resolvedDigest || typeof f.mediaType !== 'string' || typeof f.manifestSize !== 'number') return undefined;
-  return { digest: resolved.resolvedDigest, mediaType: f.mediaType, size: f.manifestSize };
-}

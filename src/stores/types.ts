@@ -88,3 +88,10 @@ export interface ModelSource {
 
 export type { DeliveryReport } from './mirrors/types.js';
 import type { DeliveryReport } from './mirrors/types.js';
+
+/** The resolved OCI manifest's descriptor (digest, media type, size), when the store resolved one. */
+export function manifestDescriptor(resolved: ResolvedSource): { digest: string; mediaType: string; size: number } | undefined {
+  const f = resolved.facts ?? {};
+  if (!resolved.resolvedDigest || typeof f.mediaType !== 'string' || typeof f.manifestSize !== 'number') return undefined;
+  return { digest: resolved.resolvedDigest, mediaType: f.mediaType, size: f.manifestSize };
+}

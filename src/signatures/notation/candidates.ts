@@ -1,5 +1,5 @@
 import { ModelsealError } from '../../errors.js';
-import type { ResolvedSource } from '../../stores/types.js';
+import { manifestDescriptor, type ResolvedSource } from '../../stores/types.js';
 import type { SignatureCandidate } from '../candidate.js';
 import type { Authority, NotationAuthority, SignerIdentity } from '../core/types.js';
 import { verifyNotationSignature } from './verify.js';
@@ -12,11 +12,9 @@ export interface VerifiedNotationSignature {
 
 /** The descriptor a Notation signature must name: the manifest the OCI source resolved and pulled. */
 export function notationSubject(resolved: ResolvedSource): NotationSubject {
-  const f = resolved.facts ?? {};
-  if (!resolved.resolvedDigest || typeof f.mediaType !== 'string' || typeof f.manifestSize !== 'number') {
-    throw new ModelsealError('POLICY_VIOLATION', 'Notation signatures exist only for OCI artefacts (no resolved manifest descriptor)');
-  }
-  return { digest: resolved.resolvedDigest, mediaType: f.mediaType, size: f.manifestSize };
+  const d = manifestDescriptor(resolved);
+  if (!d) throw new ModelsealError('POLICY_VIOLATION', 'Notation signatures exist only for OCI artefacts (no resolved manifest descriptor)');
+  return d;
 }
 
 /**
